@@ -138,6 +138,8 @@ pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
 /// `EXPLAIN QUERY PLAN` of a query, one line per plan step (the `detail` column).
 pub fn explain(conn: &Connection, sql: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+    // Parameters are left NULL: the plan does not depend on their values.
+    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+    let rows = stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

@@ -1,0 +1,94 @@
+//! The per-request context: the stage's services, the timing, the GIL guard
+//! and the visitor once known.
+
+use std::time::Instant;
+
+use model::SessionUser;
+
+use crate::error::{AppError, AppResult};
+use crate::gil::GilGuard;
+use crate::http::{HTML, Request, Response};
+use crate::sessions::{self, COOKIE};
+use crate::timing::Timing;
+use crate::{Services, http};
+
+pub(crate) struct Ctx<'s, 'a> {
+    pub svc: &'s Services<'a>,
+    pub timing: Timing,
+    gil: GilGuard<'s>,
+    /// The logged-in visitor, once [`Ctx::load_viewer`] ran.
+    pub viewer: Option<SessionUser>,
+    /// Their session id.
+    pub session_id: Option<String>,
+}
+
+impl<'s, 'a> Ctx<'s, 'a> {
+    pub fn new(svc: &'s Services<'a>) -> Self {
+        let mut timing = Timing::new();
+        let gil = svc.gil.acquire(&mut timing);
+        Ctx { svc, timing, gil, viewer: None, session_id: None }
+    }
+
+    /// Runs `f` with the GIL released (a SQLite call, a file read, a
+    /// memcached round trip) and records its time as `phase`.
+    pub fn io<R>(&mut self, phase: &'static str, f: impl FnOnce(&Services<'a>) -> R) -> R {
+        let svc = self.svc;
+        let (r, d) = self.gil.allow_threads(&mut self.timing, || {
+            let t = Instant::now();
+            let r = f(svc);
+            (r, t.elapsed())
+        });
+        self.timing.add(phase, d);
+        r
+    }
+
+    /// Runs "Python work" `f` (GIL held) and records its time as `phase`.
+    pub fn cpu<R>(&mut self, phase: &'static str, f: impl FnOnce() -> R) -> R {
+        self.timing.time(phase, f)
+    }
+
+    /// Reads the session cookie and loads the visitor. A missing, malformed,
+    /// unknown or expired session is an anonymous visitor, never an error.
+    pub fn load_viewer(&mut self, req: &Request<'_>) -> AppResult<()> {
+        let Some(id) = http::cookie(req.cookie, COOKIE).filter(|id| sessions::plausible_id(id)) else {
+            return Ok(());
+        };
+        let now = model::time::now();
+        let user = self.io("session", |s| s.sessions.load(id, now))?;
+        if user.is_some() {
+            self.session_id = Some(id.to_owned());
+        }
+        self.viewer = user;
+        Ok(())
+    }
+
+    /// Turns the handler's result into the response, with the timing attached.
+    pub fn finish(mut self, result: AppResult<Response>) -> Response {
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if e.status() >= 500 {
+                    tracing::error!(error = %e, "request failed");
+                }
+                let viewer = self.viewer.take();
+                self.cpu("render", || error_page(viewer.as_ref(), &e))
+            }
+        };
+        if self.svc.cache.enabled() && resp.header("x-cache").is_none() {
+            resp.headers.push(("x-cache", "MISS".into()));
+        }
+        resp.timing.prepend(std::mem::take(&mut self.timing));
+        resp
+    }
+}
+
+/// The error page for `err`.
+pub(crate) fn error_page(viewer: Option<&SessionUser>, err: &AppError) -> Response {
+    let body = model::render::error(viewer, err.status(), err.reason(), err.detail());
+    let mut r = Response::html(err.status(), body);
+    if let AppError::MethodNotAllowed(allow) = err {
+        r.headers.push(("allow", (*allow).into()));
+    }
+    debug_assert_eq!(r.header("content-type"), Some(HTML));
+    r
+}
