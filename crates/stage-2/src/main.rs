@@ -1,0 +1,34 @@
+//! # stage-2 — one long-running app server (the talk: 139 req/s, 6× CGI)
+//!
+//! `cargo run --release -p stage-2 -- --db data/flickrkillr.db [--threads 2] [--gil]`
+//!
+//! What changed from stage-1: the process starts once and keeps one SQLite
+//! connection per worker thread, so no request pays a process start, a
+//! database open or statement preparation. What is still wrong, on purpose,
+//! as in the talk: sessions live in the database (read and written back on
+//! every logged-in request), photo bytes are read from disk by the app on
+//! every request, and with `--gil` only one core runs the app at a time.
+//! stage-3 and stage-4 fix those; see `crates/appserver` for the server.
+
+use clap::Parser;
+
+/// stage-2: the FlickrKillr site from one long-running hyper process.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port; the real address is
+    /// printed as `listening on http://ADDR`).
+    #[arg(long, env = "FK_LISTEN", default_value = web::defaults::STAGE2_LISTEN)]
+    listen: String,
+    #[command(flatten)]
+    serve: appserver::ServeArgs,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    web::init_tracing();
+    let backends = appserver::Backends::plain(args.serve.photos_dir());
+    let server = appserver::Server::new(&args.serve, "stage-2", backends)?;
+    appserver::run_until_signal(&args.listen, server, args.serve.threads)?;
+    Ok(())
+}
