@@ -41,6 +41,10 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long graceful shutdown waits for in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The client's address, in every request's extensions (CGI's `REMOTE_ADDR`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// A response body as hyper sends it.
 pub type Body = Full<Bytes>;
 
@@ -106,7 +110,7 @@ where
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -119,7 +123,8 @@ where
                 let svc = service.clone();
                 let conn = builder.serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |req| {
+                    service_fn(move |mut req: hyper::Request<Incoming>| {
+                        req.extensions_mut().insert(PeerAddr(peer));
                         let fut = svc(req);
                         async move { Ok::<_, Infallible>(fut.await) }
                     }),
