@@ -1,0 +1,444 @@
+//! The load loop: `--threads` OS threads, each running one current-thread
+//! tokio runtime with its share of the connections (virtual users) as tasks.
+//!
+//! Why this shape: like wrk, the client must cost as little CPU as possible
+//! on a 2-core machine where it competes with the server. No work-stealing
+//! scheduler, no locks, no atomics read-modify-write on the hot path, no
+//! allocation per request (the request bytes of `--mix single` are
+//! serialised once; responses are parsed in place).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::LocalSet;
+
+use crate::conn::{Conn, ExchangeError};
+use crate::http;
+use crate::mix::{Kind, Vu, Weighted};
+use crate::stats::{ErrorKind, Stats};
+use crate::target::Target;
+use crate::{Config, Error, Limit};
+
+/// After a failed connect, a VU waits this long before trying again, so a
+/// dead server costs a few hundred attempts a second, not a busy loop.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// How often workers look at the cancel flag (Ctrl-C) and the main thread
+/// refreshes the progress line.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What the requests are.
+pub(crate) enum Requests {
+    /// The same bytes every time.
+    Single { bytes: Vec<u8>, kind: Kind },
+    Weighted(Weighted),
+}
+
+/// Everything the workers share, read-only.
+pub(crate) struct Plan {
+    pub target: Target,
+    pub requests: Requests,
+    pub concurrency: usize,
+    pub threads: usize,
+    pub keepalive: bool,
+    pub timeout: Duration,
+    pub rate: Option<f64>,
+    pub limit: Limit,
+    /// Pre-serialised `--header` lines.
+    pub extra_headers: String,
+    /// When the run starts (open-loop schedules count from here).
+    pub t0: Instant,
+    /// End of the warm-up: responses before this are not counted.
+    pub measure_start: Instant,
+    /// Duration mode: the end of the measurement.
+    pub deadline: Option<Instant>,
+}
+
+/// Progress figures of one thread, alone on its cache line so that the
+/// workers' stores never contend.
+#[repr(align(128))]
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// Shared mutable state: cancel flag, tickets, progress.
+pub(crate) struct Shared {
+    pub stop: AtomicBool,
+    /// `--requests` mode: requests still to start.
+    pub tickets: AtomicI64,
+    pub slots: Vec<Slot>,
+    /// When the last counted response of `--requests` mode arrived (ns after `t0`).
+    pub last_end_ns: AtomicU64,
+}
+
+/// Live figures for a progress line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Time since the measurement started (negative during warm-up).
+    pub elapsed: f64,
+    pub requests: u64,
+    pub errors: u64,
+    /// Over the last refresh interval.
+    pub rps: f64,
+    pub warming_up: bool,
+}
+
+pub(crate) fn build_plan(cfg: &Config, target: Target, requests: Requests) -> Result<Plan, Error> {
+    let invalid = |s: &str| Err(Error::Config(s.to_string()));
+    if cfg.concurrency == 0 {
+        return invalid("--concurrency must be at least 1");
+    }
+    if cfg.threads == 0 {
+        return invalid("--threads must be at least 1");
+    }
+    if let Some(r) = cfg.rate {
+        if !r.is_finite() || r <= 0.0 {
+            return invalid("--rate must be a positive number of requests per second");
+        }
+    }
+    match cfg.limit {
+        Limit::Duration(d) if d.is_zero() => return invalid("--duration must be more than 0"),
+        Limit::Requests(0) => return invalid("--requests must be at least 1"),
+        _ => {}
+    }
+    if cfg.timeout.is_zero() {
+        return invalid("--timeout must be more than 0");
+    }
+    let mut extra_headers = String::new();
+    for (k, v) in &cfg.headers {
+        if k.is_empty() || k.contains([':', '\r', '\n']) || v.contains(['\r', '\n']) {
+            return Err(Error::Config(format!("bad header {k:?}")));
+        }
+        extra_headers.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let t0 = Instant::now();
+    let measure_start = t0 + cfg.warmup;
+    let deadline = match cfg.limit {
+        Limit::Duration(d) => Some(measure_start + d),
+        Limit::Requests(_) => None,
+    };
+    Ok(Plan {
+        target,
+        requests,
+        // More threads than connections would leave threads idle.
+        threads: cfg.threads.min(cfg.concurrency),
+        concurrency: cfg.concurrency,
+        keepalive: cfg.keepalive,
+        timeout: cfg.timeout,
+        rate: cfg.rate,
+        limit: cfg.limit,
+        extra_headers,
+        t0,
+        measure_start,
+        deadline,
+    })
+}
+
+/// Runs the plan on `plan.threads` threads; calls `progress` about every
+/// [`TICK`] from the calling thread. Returns the per-thread counts and the
+/// measured duration.
+pub(crate) fn execute(
+    plan: Arc<Plan>,
+    progress: &mut dyn FnMut(&Progress),
+    cancel: &AtomicBool,
+) -> Result<(Vec<Stats>, Duration), Error> {
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        tickets: AtomicI64::new(match plan.limit {
+            Limit::Requests(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            Limit::Duration(_) => i64::MAX,
+        }),
+        slots: (0..plan.threads).map(|_| Slot::default()).collect(),
+        last_end_ns: AtomicU64::new(0),
+    });
+    let mut handles = Vec::new();
+    for t in 0..plan.threads {
+        let (p, s) = (plan.clone(), shared.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("loadgen-{t}"))
+            .spawn(move || worker(t, p, s));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                shared.stop.store(true, Relaxed);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(Error::Io(e));
+            }
+        }
+    }
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        std::thread::sleep(TICK);
+        if cancel.load(Relaxed) {
+            shared.stop.store(true, Relaxed);
+        }
+        let now = Instant::now();
+        let requests: u64 = shared.slots.iter().map(|s| s.requests.load(Relaxed)).sum();
+        let errors: u64 = shared.slots.iter().map(|s| s.errors.load(Relaxed)).sum();
+        let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
+        let warming_up = now < plan.measure_start;
+        let elapsed = if warming_up {
+            -(plan.measure_start - now).as_secs_f64()
+        } else {
+            (now - plan.measure_start).as_secs_f64()
+        };
+        progress(&Progress {
+            elapsed,
+            requests,
+            errors,
+            rps: requests.saturating_sub(last.1) as f64 / dt,
+            warming_up,
+        });
+        last = (now, requests);
+        if handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
+    }
+    let results = handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| Error::Config("a worker thread panicked".into()))?)
+        .collect::<Result<Vec<Stats>, Error>>()?;
+    let measured = match plan.limit {
+        Limit::Duration(d) => {
+            // Cancelled early: count only the time actually measured.
+            let ended = Instant::now().min(plan.deadline.unwrap_or_else(Instant::now));
+            if shared.stop.load(Relaxed) && ended > plan.measure_start {
+                (ended - plan.measure_start).min(d)
+            } else {
+                d
+            }
+        }
+        Limit::Requests(_) => {
+            let end = plan.t0 + Duration::from_nanos(shared.last_end_ns.load(Relaxed));
+            end.saturating_duration_since(plan.measure_start)
+        }
+    };
+    Ok((results, measured))
+}
+
+/// One worker thread: a current-thread runtime driving its VUs.
+fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(Error::Io)?;
+    let local = LocalSet::new();
+    let stats = Rc::new(RefCell::new(Stats::new(plan.rate.is_some())));
+    let live = Rc::new(Cell::new(0usize));
+    let all_done = Rc::new(Notify::new());
+    local.block_on(&rt, async {
+        for k in (t..plan.concurrency).step_by(plan.threads) {
+            live.set(live.get() + 1);
+            let vu = VuTask {
+                k,
+                thread: t,
+                plan: plan.clone(),
+                shared: shared.clone(),
+                stats: stats.clone(),
+            };
+            let (live, all_done) = (live.clone(), all_done.clone());
+            tokio::task::spawn_local(async move {
+                vu.run().await;
+                live.set(live.get() - 1);
+                if live.get() == 0 {
+                    all_done.notify_one();
+                }
+            });
+        }
+        let finished = async {
+            while live.get() > 0 {
+                all_done.notified().await;
+            }
+        };
+        let cancelled = async {
+            while !shared.stop.load(Relaxed) {
+                tokio::time::sleep(TICK).await;
+            }
+        };
+        let deadline = async {
+            match plan.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = finished => {}
+            _ = cancelled => {}
+            _ = deadline => {}
+        }
+    });
+    // Dropping the LocalSet drops the VU tasks still running (in-flight
+    // requests past the deadline are not counted, as in wrk).
+    drop(local);
+    let out = stats.replace(Stats::new(false));
+    Ok(out)
+}
+
+/// One virtual user: a connection (or, without keep-alive, a series of them).
+struct VuTask {
+    k: usize,
+    thread: usize,
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    stats: Rc<RefCell<Stats>>,
+}
+
+impl VuTask {
+    async fn run(self) {
+        let plan = &*self.plan;
+        let close = !plan.keepalive;
+        let mut vu = match &plan.requests {
+            Requests::Weighted(w) => Some(Vu::new(w, self.k)),
+            Requests::Single { .. } => None,
+        };
+        let mut req = Vec::with_capacity(512);
+        let mut conn: Option<Conn> = None;
+        let count_mode = matches!(plan.limit, Limit::Requests(_));
+        // Open loop: this VU's share of the schedule. VU k sends requests
+        // k, k + C, k + 2C... of the global sequence, request j being due at
+        // t0 + j / rate: the whole run sends `rate` requests a second, evenly spaced.
+        let mut seq = self.k as u64;
+        loop {
+            let intended = match plan.rate {
+                Some(rate) => {
+                    let due = plan.t0 + Duration::from_secs_f64(seq as f64 / rate);
+                    seq += plan.concurrency as u64;
+                    if plan.deadline.is_some_and(|d| due >= d) {
+                        break;
+                    }
+                    if due > Instant::now() {
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    Some(due)
+                }
+                None => None,
+            };
+            if self.shared.stop.load(Relaxed) {
+                break;
+            }
+            let start = Instant::now();
+            if plan.deadline.is_some_and(|d| start >= d) {
+                break;
+            }
+            // `--requests N`: a request started after the warm-up takes a ticket.
+            let ticket = count_mode && start >= plan.measure_start;
+            if ticket && self.shared.tickets.fetch_sub(1, Relaxed) <= 0 {
+                break;
+            }
+            let (bytes, kind): (&[u8], Kind) = match (&plan.requests, vu.as_mut()) {
+                (Requests::Single { bytes, kind }, _) => (bytes, *kind),
+                (Requests::Weighted(w), Some(vu)) => {
+                    let kind = vu.next(w, &plan.target.host_header, &plan.extra_headers, close, &mut req);
+                    (&req, kind)
+                }
+                (Requests::Weighted(_), None) => unreachable!("weighted plans make a Vu"),
+            };
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => match tokio::time::timeout(plan.timeout, Conn::connect(plan.target.addr)).await {
+                    Ok(Ok(c)) => {
+                        self.stats.borrow_mut().connections += 1;
+                        conn.insert(c)
+                    }
+                    Ok(Err(_)) => {
+                        self.fail(kind, ErrorKind::Connect, ticket);
+                        tokio::time::sleep(CONNECT_BACKOFF).await;
+                        continue;
+                    }
+                    Err(_) => {
+                        self.fail(kind, ErrorKind::Timeout, ticket);
+                        continue;
+                    }
+                },
+            };
+            let result = tokio::time::timeout(plan.timeout, c.exchange(bytes, None)).await;
+            let end = Instant::now();
+            let counted = if count_mode {
+                ticket
+            } else {
+                end >= plan.measure_start && plan.deadline.is_none_or(|d| end < d)
+            };
+            match result {
+                Ok(Ok(ex)) => {
+                    if let Some(vu) = vu.as_mut() {
+                        let sid = ex.head.sid.clone().map(|r| &c.head_buf()[r]);
+                        vu.on_response(kind, ex.head.status, sid);
+                    }
+                    if counted {
+                        let latency = end.duration_since(intended.unwrap_or(start));
+                        let uncorrected = intended.map(|_| micros(end - start));
+                        let mut st = self.stats.borrow_mut();
+                        st.response(kind, &ex.head, c.head_buf(), ex.bytes, micros(latency), uncorrected);
+                        let slot = &self.shared.slots[self.thread];
+                        slot.requests.store(st.requests, Relaxed);
+                        if !crate::stats::status_ok(ex.head.status) {
+                            slot.errors.fetch_add(1, Relaxed);
+                        }
+                        if count_mode {
+                            self.shared.last_end_ns.fetch_max(nanos_since(plan.t0, end), Relaxed);
+                        }
+                    }
+                    if close || !ex.head.keep_alive {
+                        conn = None;
+                    }
+                }
+                Ok(Err(e)) => {
+                    conn = None;
+                    if counted {
+                        self.fail(kind, classify(&e), true);
+                    }
+                }
+                Err(_) => {
+                    conn = None;
+                    if counted {
+                        self.fail(kind, ErrorKind::Timeout, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a failed attempt (if it is counted at all).
+    fn fail(&self, kind: Kind, err: ErrorKind, counted: bool) {
+        let now = Instant::now();
+        let plan = &*self.plan;
+        let counted = counted
+            || (!matches!(plan.limit, Limit::Requests(_))
+                && now >= plan.measure_start
+                && plan.deadline.is_none_or(|d| now < d));
+        if !counted {
+            return;
+        }
+        self.stats.borrow_mut().error(kind, err);
+        self.shared.slots[self.thread].errors.fetch_add(1, Relaxed);
+        if matches!(plan.limit, Limit::Requests(_)) {
+            self.shared.last_end_ns.fetch_max(nanos_since(plan.t0, now), Relaxed);
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn nanos_since(t0: Instant, t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(t0).as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn classify(e: &ExchangeError) -> ErrorKind {
+    match e {
+        ExchangeError::Write(_) => ErrorKind::Write,
+        ExchangeError::Read(_) | ExchangeError::Closed => ErrorKind::Read,
+        ExchangeError::Http(http::HttpError::Truncated) => ErrorKind::Read,
+        ExchangeError::Http(_) => ErrorKind::Parse,
+    }
+}
