@@ -26,7 +26,13 @@ impl<'s, 'a> Ctx<'s, 'a> {
     pub fn new(svc: &'s Services<'a>) -> Self {
         let mut timing = Timing::new();
         let gil = svc.gil.acquire(&mut timing);
-        Ctx { svc, timing, gil, viewer: None, session_id: None }
+        Ctx {
+            svc,
+            timing,
+            gil,
+            viewer: None,
+            session_id: None,
+        }
     }
 
     /// Runs `f` with the GIL released (a SQLite call, a file read, a
@@ -50,7 +56,8 @@ impl<'s, 'a> Ctx<'s, 'a> {
     /// Reads the session cookie and loads the visitor. A missing, malformed,
     /// unknown or expired session is an anonymous visitor, never an error.
     pub fn load_viewer(&mut self, req: &Request<'_>) -> AppResult<()> {
-        let Some(id) = http::cookie(req.cookie, COOKIE).filter(|id| sessions::plausible_id(id)) else {
+        let Some(id) = http::cookie(req.cookie, COOKIE).filter(|id| sessions::plausible_id(id))
+        else {
             return Ok(());
         };
         let now = model::time::now();

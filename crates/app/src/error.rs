@@ -76,7 +76,9 @@ impl AppError {
             | AppError::NotFound(s) => s,
             AppError::MethodNotAllowed(_) => "This address does not accept that method.",
             AppError::TooLarge => "The request body is larger than this site accepts (16 KiB).",
-            AppError::UnsupportedMediaType => "Forms must be sent as application/x-www-form-urlencoded.",
+            AppError::UnsupportedMediaType => {
+                "Forms must be sent as application/x-www-form-urlencoded."
+            }
             AppError::Busy(_) => "The site is busy; please try again in a moment.",
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.",
         }

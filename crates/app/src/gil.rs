@@ -41,7 +41,9 @@ impl Gil {
 
     /// One lock for the whole process, as in CPython.
     pub fn on() -> Self {
-        Gil { lock: Some(Mutex::new(())) }
+        Gil {
+            lock: Some(Mutex::new(())),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -51,7 +53,10 @@ impl Gil {
     /// Takes the lock (waiting time goes to `gil-wait`), as a thread entering
     /// the interpreter does.
     pub fn acquire<'a>(&'a self, timing: &mut Timing) -> GilGuard<'a> {
-        let mut g = GilGuard { gil: self, held: None };
+        let mut g = GilGuard {
+            gil: self,
+            held: None,
+        };
         g.reacquire(timing);
         g
     }
@@ -109,7 +114,7 @@ mod tests {
                         max_inside.fetch_max(n, Ordering::SeqCst);
                         std::thread::yield_now();
                         inside.fetch_sub(1, Ordering::SeqCst);
-                        g.allow_threads(&mut t, || std::thread::yield_now());
+                        g.allow_threads(&mut t, std::thread::yield_now);
                     }
                 })
             })

@@ -51,7 +51,12 @@ pub const HTML: &str = "text/html; charset=utf-8";
 impl Response {
     /// A page.
     pub fn html(status: u16, body: String) -> Self {
-        Response { status, headers: vec![("content-type", HTML.into())], body: body.into_bytes(), timing: Timing::new() }
+        Response {
+            status,
+            headers: vec![("content-type", HTML.into())],
+            body: body.into_bytes(),
+            timing: Timing::new(),
+        }
     }
 
     /// A 303 redirect (the answer to a form post: "redirect after post").
@@ -72,7 +77,10 @@ impl Response {
 
     /// The value of header `name` (lower-case), if set.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The status line's reason phrase.
@@ -125,7 +133,9 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> AppResult<String> {
                     bytes.get(i + 1).copied().and_then(hex_val),
                     bytes.get(i + 2).copied().and_then(hex_val),
                 ) else {
-                    return Err(AppError::BadRequest("Malformed percent-escape in the request."));
+                    return Err(AppError::BadRequest(
+                        "Malformed percent-escape in the request.",
+                    ));
                 };
                 out.push(h << 4 | l);
                 i += 3;
@@ -147,12 +157,16 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> AppResult<String> {
 /// slash yields an empty last segment, so `/user/x/` is not `/user/x`.
 pub fn segments(path: &str) -> AppResult<Vec<String>> {
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(AppError::BadRequest("The request path must start with '/'."));
+        return Err(AppError::BadRequest(
+            "The request path must start with '/'.",
+        ));
     };
     if rest.is_empty() {
         return Ok(Vec::new());
     }
-    rest.split('/').map(|seg| percent_decode(seg, false)).collect()
+    rest.split('/')
+        .map(|seg| percent_decode(seg, false))
+        .collect()
 }
 
 /// Decoded `name=value` pairs of a query string or a form body.
@@ -168,7 +182,10 @@ pub fn form_pairs(s: &str) -> AppResult<Vec<(String, String)>> {
 
 /// The first value of `name` among form pairs.
 pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The value of cookie `name` in a `Cookie` header. Garbage yields `None`,
@@ -186,7 +203,9 @@ pub fn form_body(req: &Request<'_>) -> AppResult<Vec<(String, String)>> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(AppError::TooLarge);
     }
-    let ct = req.content_type.unwrap_or("application/x-www-form-urlencoded");
+    let ct = req
+        .content_type
+        .unwrap_or("application/x-www-form-urlencoded");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(AppError::UnsupportedMediaType);
@@ -214,7 +233,10 @@ mod tests {
         assert_eq!(percent_decode("caf%C3%A9", false).unwrap(), "café");
         assert!(percent_decode("%zz", false).is_err());
         assert!(percent_decode("%", false).is_err());
-        assert!(percent_decode("%ff%fe", false).is_err(), "invalid UTF-8 is rejected");
+        assert!(
+            percent_decode("%ff%fe", false).is_err(),
+            "invalid UTF-8 is rejected"
+        );
         assert_eq!(segments("/").unwrap(), Vec::<String>::new());
         assert_eq!(segments("/user/a%2Fb").unwrap(), vec!["user", "a/b"]);
         assert_eq!(segments("/user/x/").unwrap(), vec!["user", "x", ""]);
@@ -230,7 +252,10 @@ mod tests {
         assert_eq!(cookie(Some("a=1; sid=abc; b=2"), "sid"), Some("abc"));
         assert_eq!(cookie(Some(";;; =; sid"), "sid"), None);
         assert_eq!(cookie(None, "sid"), None);
-        assert_eq!(url_authority("http://127.0.0.1:8002/login"), Some("127.0.0.1:8002"));
+        assert_eq!(
+            url_authority("http://127.0.0.1:8002/login"),
+            Some("127.0.0.1:8002")
+        );
         assert_eq!(url_authority("null"), None);
     }
 }

@@ -62,7 +62,11 @@ pub struct Config {
 
 impl Config {
     pub fn new(photos_dir: PathBuf) -> Self {
-        Config { photos_dir, session_ttl: sessions::DEFAULT_TTL_SECS, secure_cookies: false }
+        Config {
+            photos_dir,
+            session_ttl: sessions::DEFAULT_TTL_SECS,
+            secure_cookies: false,
+        }
     }
 }
 

@@ -18,7 +18,10 @@ use crate::http::{Request, Response};
 /// Anything else is not cached, so a write can always find every key it
 /// must update.
 pub fn page_key(req: &Request<'_>, query_ok: impl Fn(&str) -> bool) -> Option<String> {
-    let plain = req.path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+    let plain = req
+        .path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
     let dotted = req.path.split('/').any(|s| s == "." || s == "..");
     if !plain || dotted || req.path.contains("//") {
         return None;
@@ -55,27 +58,33 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce(&Connection) -> model::Result<Option<T>>,
 {
-    let data_key = key.filter(|_| ctx.svc.cache.enabled()).map(|k| format!("data:{k}"));
-    if let Some(dk) = &data_key {
-        if let Some(bytes) = ctx.io("cache-get", |s| s.cache.get(dk)) {
-            if let Ok(v) = ctx.cpu("decode", || serde_json::from_slice::<T>(&bytes)) {
-                return Ok(Some(v));
-            }
-        }
+    let data_key = key
+        .filter(|_| ctx.svc.cache.enabled())
+        .map(|k| format!("data:{k}"));
+    if let Some(dk) = &data_key
+        && let Some(bytes) = ctx.io("cache-get", |s| s.cache.get(dk))
+        && let Ok(v) = ctx.cpu("decode", || serde_json::from_slice::<T>(&bytes))
+    {
+        return Ok(Some(v));
     }
     let data = ctx.io("query", |s| load(s.db))?;
-    if let (Some(dk), Some(d)) = (&data_key, &data) {
-        if let Ok(bytes) = ctx.cpu("encode", || serde_json::to_vec(d)) {
-            let v = version(d);
-            ctx.io("cache-set", |s| s.cache.add(dk, &bytes, v));
-        }
+    if let (Some(dk), Some(d)) = (&data_key, &data)
+        && let Ok(bytes) = ctx.cpu("encode", || serde_json::to_vec(d))
+    {
+        let v = version(d);
+        ctx.io("cache-set", |s| s.cache.add(dk, &bytes, v));
     }
     Ok(data)
 }
 
 /// Answers with a rendered page; for an anonymous visitor, also leaves it in
 /// the cache under `key` (version `version`) for nginx to serve next time.
-pub(crate) fn respond(ctx: &mut Ctx<'_, '_>, key: Option<&str>, version: u64, html: String) -> Response {
+pub(crate) fn respond(
+    ctx: &mut Ctx<'_, '_>,
+    key: Option<&str>,
+    version: u64,
+    html: String,
+) -> Response {
     if let (Some(k), None, true) = (key, &ctx.viewer, ctx.svc.cache.enabled()) {
         ctx.io("cache-set", |s| s.cache.add(k, html.as_bytes(), version));
     }
@@ -87,14 +96,25 @@ mod tests {
     use super::*;
 
     fn req<'a>(path: &'a str, query: Option<&'a str>) -> Request<'a> {
-        Request { method: "GET", path, query, ..Default::default() }
+        Request {
+            method: "GET",
+            path,
+            query,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn keys_match_nginx() {
         let empty = |q: &str| q.is_empty();
-        assert_eq!(page_key(&req("/photo/12", None), empty).as_deref(), Some("/photo/12?"));
-        assert_eq!(page_key(&req("/photo/12", Some("")), empty).as_deref(), Some("/photo/12?"));
+        assert_eq!(
+            page_key(&req("/photo/12", None), empty).as_deref(),
+            Some("/photo/12?")
+        );
+        assert_eq!(
+            page_key(&req("/photo/12", Some("")), empty).as_deref(),
+            Some("/photo/12?")
+        );
         assert_eq!(page_key(&req("/photo/12", Some("x=1")), empty), None);
         assert_eq!(page_key(&req("/photo/%31", None), empty), None);
         assert_eq!(page_key(&req("/a/../photo/1", None), empty), None);

@@ -23,7 +23,9 @@ pub(crate) fn route(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Respo
         ([] | ["user", _] | ["photo", _] | ["static", "photos", _] | ["healthz"], _, _) => {
             Err(AppError::MethodNotAllowed("GET"))
         }
-        (["photo", _, "comments"] | ["login"] | ["logout"], _, _) => Err(AppError::MethodNotAllowed("POST")),
+        (["photo", _, "comments"] | ["login"] | ["logout"], _, _) => {
+            Err(AppError::MethodNotAllowed("POST"))
+        }
         _ => Err(AppError::NotFound("There is no page at this address.")),
     }
 }

@@ -48,7 +48,9 @@ pub fn new_id(prefix: &str) -> String {
 /// Whether a cookie value could be one of our ids (anything else is ignored
 /// without touching a store).
 pub fn plausible_id(s: &str) -> bool {
-    (32..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
+    (32..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
 }
 
 /// Sessions in the `sessions` table of the site's database.
@@ -96,7 +98,10 @@ pub struct MemorySessions {
 impl MemorySessions {
     /// `tag` prefixes every id (`i0-…`) so nginx can route the visitor back here.
     pub fn new(tag: &str) -> Self {
-        MemorySessions { tag: tag.to_owned(), map: Mutex::new(HashMap::new()) }
+        MemorySessions {
+            tag: tag.to_owned(),
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemSession>> {
@@ -137,7 +142,14 @@ impl SessionStore for MemorySessions {
         if map.len() % 1024 == 1023 {
             map.retain(|_, s| s.expires_at > now);
         }
-        map.insert(id.clone(), MemSession { user: user.clone(), expires_at: now + ttl, last_seen: now });
+        map.insert(
+            id.clone(),
+            MemSession {
+                user: user.clone(),
+                expires_at: now + ttl,
+                last_seen: now,
+            },
+        );
         Ok(id)
     }
 
@@ -163,7 +175,11 @@ mod tests {
     #[test]
     fn memory_store_expires_and_deletes() {
         let s = MemorySessions::new("i0-");
-        let u = SessionUser { user_id: 1, username: "user1".into(), display_name: "A".into() };
+        let u = SessionUser {
+            user_id: 1,
+            username: "user1".into(),
+            display_name: "A".into(),
+        };
         let id = s.create(&u, 100, 10).unwrap();
         assert_eq!(s.load(&id, 105).unwrap(), Some(u.clone()));
         assert_eq!(s.load(&id, 111).unwrap(), None, "expired");

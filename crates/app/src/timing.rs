@@ -15,7 +15,9 @@ pub struct Timing {
 
 impl Timing {
     pub fn new() -> Self {
-        Timing { phases: Vec::with_capacity(8) }
+        Timing {
+            phases: Vec::with_capacity(8),
+        }
     }
 
     /// Adds `d` to phase `name`.
@@ -73,6 +75,9 @@ mod tests {
         let mut before = Timing::new();
         before.add("db-open", Duration::from_micros(1500));
         t.prepend(before);
-        assert_eq!(t.header_value(), "db-open;dur=1.500, query;dur=0.213, render;dur=0.050");
+        assert_eq!(
+            t.header_value(),
+            "db-open;dur=1.500, query;dur=0.213, render;dur=0.050"
+        );
     }
 }

@@ -19,12 +19,19 @@ impl Site {
         seed::build(&cfg, &|_, _| {}).unwrap();
         let conn = model::open(&db).unwrap();
         let config = Config::new(cfg.photos_dir.clone());
-        Site { _dir: dir, conn, config, gil: Gil::on() }
+        Site {
+            _dir: dir,
+            conn,
+            config,
+            gil: Gil::on(),
+        }
     }
 
     fn call(&self, req: Request<'_>) -> Response {
         let sessions = SqliteSessions { conn: &self.conn };
-        let photos = DiskPhotos { dir: self.config.photos_dir.clone() };
+        let photos = DiskPhotos {
+            dir: self.config.photos_dir.clone(),
+        };
         let svc = app::Services {
             db: &self.conn,
             sessions: &sessions,
@@ -41,18 +48,36 @@ impl Site {
             Some((p, q)) => (p, Some(q)),
             None => (path, None),
         };
-        self.call(Request { method: "GET", path, query, ..Default::default() })
+        self.call(Request {
+            method: "GET",
+            path,
+            query,
+            ..Default::default()
+        })
     }
 
     fn post(&self, path: &str, body: &str, cookie: Option<&str>) -> Response {
-        self.call(Request { method: "POST", path, cookie, body: body.as_bytes(), ..Default::default() })
+        self.call(Request {
+            method: "POST",
+            path,
+            cookie,
+            body: body.as_bytes(),
+            ..Default::default()
+        })
     }
 
     fn login(&self, user: &str) -> String {
-        let r = self.post("/login", &format!("username={user}&password=pw-{user}"), None);
+        let r = self.post(
+            "/login",
+            &format!("username={user}&password=pw-{user}"),
+            None,
+        );
         assert_eq!(r.status, 303, "{}", text(&r));
         let c = r.header("set-cookie").unwrap();
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"), "{c}");
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"),
+            "{c}"
+        );
         c.split(';').next().unwrap().to_owned()
     }
 }
@@ -69,11 +94,17 @@ fn pages_render_with_escaping_and_charset() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         let html = text(&r);
-        assert!(!html.contains("<script>"), "{path}: raw markup from seeded text");
+        assert!(
+            !html.contains("<script>"),
+            "{path}: raw markup from seeded text"
+        );
         assert!(html.contains("Log in"), "anonymous header");
     }
     let timing = s.get("/user/user3").timing.header_value();
-    assert!(timing.contains("session") || timing.contains("query"), "{timing}");
+    assert!(
+        timing.contains("session") || timing.contains("query"),
+        "{timing}"
+    );
     let r = s.get("/healthz");
     assert_eq!((r.status, text(&r).as_str()), (200, "ok\n"));
 }
@@ -103,16 +134,28 @@ fn error_statuses() {
     for (path, want) in cases {
         let r = s.get(path);
         assert_eq!(r.status, want, "{path}");
-        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
     }
     let r = s.get("/static/photos/p0001.jpg");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("image/jpeg"));
     assert_eq!(&r.body[..2], &[0xFF, 0xD8], "a JPEG");
 
-    let r = s.call(Request { method: "DELETE", path: "/", ..Default::default() });
+    let r = s.call(Request {
+        method: "DELETE",
+        path: "/",
+        ..Default::default()
+    });
     assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
-    let r = s.call(Request { method: "GET", path: "/login", ..Default::default() });
+    let r = s.call(Request {
+        method: "GET",
+        path: "/login",
+        ..Default::default()
+    });
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
 }
 
@@ -127,18 +170,41 @@ fn login_comment_logout() {
     assert_eq!(s.post("/login", "username=user2", None).status, 400);
 
     let cookie = s.login("user2");
-    let page = text(&s.call(Request { method: "GET", path: "/", cookie: Some(&cookie), ..Default::default() }));
-    assert!(page.contains("Logged in as"), "the header names the visitor");
+    let page = text(&s.call(Request {
+        method: "GET",
+        path: "/",
+        cookie: Some(&cookie),
+        ..Default::default()
+    }));
+    assert!(
+        page.contains("Logged in as"),
+        "the header names the visitor"
+    );
 
     // Not logged in: 401. Empty: 400. Unknown photo: 404. Too large: 413.
     assert_eq!(s.post("/photo/1/comments", "body=hi", None).status, 401);
-    assert_eq!(s.post("/photo/1/comments", "body=hi", Some("sid=garbage")).status, 401);
-    assert_eq!(s.post("/photo/1/comments", "body=%20%20", Some(&cookie)).status, 400);
-    assert_eq!(s.post("/photo/99999999/comments", "body=hi", Some(&cookie)).status, 404);
+    assert_eq!(
+        s.post("/photo/1/comments", "body=hi", Some("sid=garbage"))
+            .status,
+        401
+    );
+    assert_eq!(
+        s.post("/photo/1/comments", "body=%20%20", Some(&cookie))
+            .status,
+        400
+    );
+    assert_eq!(
+        s.post("/photo/99999999/comments", "body=hi", Some(&cookie))
+            .status,
+        404
+    );
     let big = format!("body={}", "a".repeat(app::MAX_BODY_BYTES));
     assert_eq!(s.post("/photo/1/comments", &big, Some(&cookie)).status, 413);
     let long = format!("body={}", "é".repeat(2001));
-    assert_eq!(s.post("/photo/1/comments", &long, Some(&cookie)).status, 400);
+    assert_eq!(
+        s.post("/photo/1/comments", &long, Some(&cookie)).status,
+        400
+    );
     let r = s.call(Request {
         method: "POST",
         path: "/photo/1/comments",
@@ -168,16 +234,27 @@ fn login_comment_logout() {
     assert_eq!(r.status, 403, "cross-site post");
 
     let marker = "<script>alert(1)</script> ' OR 1=1 -- café";
-    let r = s.post("/photo/1/comments", &format!("body={}", urlencode(marker)), Some(&cookie));
+    let r = s.post(
+        "/photo/1/comments",
+        &format!("body={}", urlencode(marker)),
+        Some(&cookie),
+    );
     assert_eq!(r.status, 303);
     assert!(r.header("location").unwrap().starts_with("/photo/1#c"));
     let page = text(&s.get("/photo/1"));
-    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#39; OR 1=1 -- café"), "{page}");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#39; OR 1=1 -- café"),
+        "{page}"
+    );
 
     let r = s.post("/logout", "", Some(&cookie));
     assert_eq!(r.status, 303);
     assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
-    assert_eq!(s.post("/photo/1/comments", "body=hi", Some(&cookie)).status, 401, "session gone server-side");
+    assert_eq!(
+        s.post("/photo/1/comments", "body=hi", Some(&cookie)).status,
+        401,
+        "session gone server-side"
+    );
 }
 
 #[test]
@@ -185,14 +262,30 @@ fn new_session_id_at_every_login() {
     let s = Site::new();
     let a = s.login("user5");
     let r = s.post("/login", "username=user5&password=pw-user5", Some(&a));
-    let b = r.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let b = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_ne!(a, b);
-    assert_eq!(s.post("/photo/1/comments", "body=x", Some(&a)).status, 401, "the old id is dead");
+    assert_eq!(
+        s.post("/photo/1/comments", "body=x", Some(&a)).status,
+        401,
+        "the old id is dead"
+    );
     assert_eq!(s.post("/photo/1/comments", "body=x", Some(&b)).status, 303);
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

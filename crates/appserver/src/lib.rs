@@ -71,7 +71,9 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The photo directory, explicit or beside the database.
     pub fn photos_dir(&self) -> PathBuf {
-        self.photos.clone().unwrap_or_else(|| model::schema::default_photos_dir(&self.db))
+        self.photos
+            .clone()
+            .unwrap_or_else(|| model::schema::default_photos_dir(&self.db))
     }
 }
 
@@ -106,7 +108,9 @@ impl Backends {
 pub enum ServerError {
     #[error(transparent)]
     Db(#[from] model::ModelError),
-    #[error("photo directory {0} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos")]
+    #[error(
+        "photo directory {0} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos"
+    )]
     NoPhotos(PathBuf),
     #[error("--threads must be at least 1")]
     Threads,
@@ -167,7 +171,9 @@ impl Server {
             .min_idle(Some(args.threads as u32))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
-            .build(Manager { path: args.db.clone() })?;
+            .build(Manager {
+                path: args.db.clone(),
+            })?;
         let mut config = app::Config::new(photos);
         config.session_ttl = args.session_ttl;
         config.secure_cookies = args.secure_cookies;
@@ -177,7 +183,8 @@ impl Server {
             backends,
             gil: if args.gil { Gil::on() } else { Gil::off() },
             config,
-            served_by: HeaderValue::from_str(&served_by).unwrap_or(HeaderValue::from_static("flickrkillr")),
+            served_by: HeaderValue::from_str(&served_by)
+                .unwrap_or(HeaderValue::from_static("flickrkillr")),
             last_slow_log: AtomicU64::new(0),
             started: Instant::now(),
         })
@@ -219,12 +226,19 @@ impl Server {
         }
         let now = self.started.elapsed().as_secs() + 1;
         if self.last_slow_log.swap(now, Ordering::Relaxed) != now {
-            tracing::warn!(ms = took.as_millis() as u64, path, "slow request blocked a worker thread (missing index?)");
+            tracing::warn!(
+                ms = took.as_millis() as u64,
+                path,
+                "slow request blocked a worker thread (missing index?)"
+            );
         }
     }
 
     /// The hyper-facing side: reads the body, handles, converts.
-    pub async fn respond(self: Arc<Self>, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<web::Body> {
+    pub async fn respond(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<web::Body> {
         let resp = match web::read_body(req, app::MAX_BODY_BYTES).await {
             Ok((parts, body)) => self.handle(&web::to_app(&parts, &body)),
             Err(e) => app::error_response(&e),
@@ -233,7 +247,11 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` resolves.
-    pub async fn run(self: Arc<Self>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         web::serve(listener, shutdown, move |req| self.clone().respond(req)).await;
     }
 }
@@ -249,7 +267,10 @@ pub fn run_until_signal(listen: &str, server: Server, threads: usize) -> Result<
         .map_err(ServerError::Runtime)?;
     rt.block_on(async {
         let listener = web::bind(listen).await?;
-        web::announce(listener.local_addr().map_err(|e| web::WebError::Bind { addr: listen.into(), err: e })?);
+        web::announce(listener.local_addr().map_err(|e| web::WebError::Bind {
+            addr: listen.into(),
+            err: e,
+        })?);
         Arc::new(server).run(listener, web::shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())

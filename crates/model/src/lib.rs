@@ -26,10 +26,10 @@ pub mod schema;
 pub mod time;
 
 pub use queries::{
-    Comment, Credentials, Photo, PhotoPage, SessionUser, User, UserPage, HOME_PHOTOS, PAGE_SIZE,
-    PHOTO_COMMENTS,
+    Comment, Credentials, HOME_PHOTOS, PAGE_SIZE, PHOTO_COMMENTS, Photo, PhotoPage, SessionUser,
+    User, UserPage,
 };
-pub use schema::{open, open_read_write, Db};
+pub use schema::{Db, open, open_read_write};
 
 /// Everything that can go wrong in the data model.
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +38,14 @@ pub enum ModelError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The file opened but is not a FlickrKillr database.
-    #[error("{path} is not a seeded FlickrKillr database ({why}); build one with `cargo run --release -p seed -- --out {path}`")]
+    #[error(
+        "{path} is not a seeded FlickrKillr database ({why}); build one with `cargo run --release -p seed -- --out {path}`"
+    )]
     NotSeeded { path: String, why: String },
     /// The file does not exist.
-    #[error("database {path} does not exist; build it with `cargo run --release -p seed -- --out {path}`")]
+    #[error(
+        "database {path} does not exist; build it with `cargo run --release -p seed -- --out {path}`"
+    )]
     Missing { path: String },
     /// Rendering a template failed (it cannot for our templates, but askama says it may).
     #[error("template error: {0}")]

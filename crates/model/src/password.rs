@@ -37,7 +37,12 @@ pub fn hash_with_salt(password: &str, salt: &[u8; 16], iterations: u32) -> Strin
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2::<Hmac<Sha256>>(password.as_bytes(), salt, iterations.max(1), &mut out)
         .expect("HMAC accepts keys of any length");
-    format!("pbkdf2-sha256${}${}${}", iterations.max(1), hex(salt), hex(&out))
+    format!(
+        "pbkdf2-sha256${}${}${}",
+        iterations.max(1),
+        hex(salt),
+        hex(&out)
+    )
 }
 
 /// Hashes `password` with a fresh random salt.
@@ -50,9 +55,13 @@ pub fn hash(password: &str) -> String {
 /// stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(iters), Some(salt), Some(want), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("pbkdf2-sha256"), Some(iters), Some(salt), Some(want), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return false;
     };
     let (Ok(iters), Some(salt), Some(want)) = (iters.parse::<u32>(), unhex(salt), unhex(want))
@@ -83,7 +92,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -130,7 +130,12 @@ pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
     )?;
     Ok(stmt
         .query_row([username], |r| {
-            Ok(User { id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)?, joined_at: r.get(3)? })
+            Ok(User {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                display_name: r.get(2)?,
+                joined_at: r.get(3)?,
+            })
         })
         .optional()?)
 }
@@ -162,12 +167,20 @@ pub fn user_page(conn: &Connection, username: &str, page: u32) -> Result<Option<
     }
     let has_next = photos.len() > PAGE_SIZE as usize;
     photos.truncate(PAGE_SIZE as usize);
-    Ok(Some(UserPage { user, photos, page, has_next }))
+    Ok(Some(UserPage {
+        user,
+        photos,
+        page,
+        has_next,
+    }))
 }
 
 /// The photo page: the photo, its newest comments, their count and version.
 pub fn photo_page(conn: &Connection, photo_id: i64) -> Result<Option<PhotoPage>> {
-    let Some(photo) = conn.prepare_cached(PHOTO_SQL)?.query_row([photo_id], photo_row).optional()?
+    let Some(photo) = conn
+        .prepare_cached(PHOTO_SQL)?
+        .query_row([photo_id], photo_row)
+        .optional()?
     else {
         return Ok(None);
     };
@@ -186,7 +199,12 @@ pub fn photo_page(conn: &Connection, photo_id: i64) -> Result<Option<PhotoPage>>
     let (comment_count, version) = conn
         .prepare_cached("SELECT count(*), coalesce(max(id), 0) FROM comments WHERE photo_id = ?1")?
         .query_row([photo_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(Some(PhotoPage { photo, comments, comment_count, version }))
+    Ok(Some(PhotoPage {
+        photo,
+        comments,
+        comment_count,
+        version,
+    }))
 }
 
 /// What a login needs to check a password.
@@ -236,7 +254,11 @@ pub mod sessions {
         )?;
         Ok(stmt
             .query_row(params![id, now], |r| {
-                Ok(SessionUser { user_id: r.get(0)?, username: r.get(1)?, display_name: r.get(2)? })
+                Ok(SessionUser {
+                    user_id: r.get(0)?,
+                    username: r.get(1)?,
+                    display_name: r.get(2)?,
+                })
             })
             .optional()?)
     }
@@ -250,7 +272,8 @@ pub mod sessions {
 
     /// Stores a new session, and drops expired ones while at it.
     pub fn put(conn: &Connection, id: &str, user_id: i64, now: i64, expires_at: i64) -> Result<()> {
-        conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([now])?;
+        conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+            .execute([now])?;
         conn.prepare_cached(
             "INSERT INTO sessions (id, user_id, created_at, last_seen, expires_at) \
              VALUES (?1, ?2, ?3, ?3, ?4)",
@@ -261,7 +284,8 @@ pub mod sessions {
 
     /// Ends a session server-side.
     pub fn delete(conn: &Connection, id: &str) -> Result<()> {
-        conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?.execute([id])?;
+        conn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+            .execute([id])?;
         Ok(())
     }
 }

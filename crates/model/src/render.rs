@@ -71,14 +71,24 @@ pub fn user(viewer: Option<&SessionUser>, page: &UserPage) -> Result<String> {
 
 /// A photo with its comments.
 pub fn photo(viewer: Option<&SessionUser>, page: &PhotoPage) -> Result<String> {
-    Ok(PhotoTpl { viewer, page, max_comment: MAX_COMMENT_CHARS }.render()?)
+    Ok(PhotoTpl {
+        viewer,
+        page,
+        max_comment: MAX_COMMENT_CHARS,
+    }
+    .render()?)
 }
 
 /// An error page: status line words and one sentence for a person.
 pub fn error(viewer: Option<&SessionUser>, status: u16, reason: &str, detail: &str) -> String {
-    ErrorTpl { viewer, status, reason, detail }
-        .render()
-        // Our error template has no fallible parts; should askama ever fail,
-        // a plain escaped-free line still tells the visitor what happened.
-        .unwrap_or_else(|_| format!("{status} {reason}\n"))
+    ErrorTpl {
+        viewer,
+        status,
+        reason,
+        detail,
+    }
+    .render()
+    // Our error template has no fallible parts; should askama ever fail,
+    // a plain escaped-free line still tells the visitor what happened.
+    .unwrap_or_else(|_| format!("{status} {reason}\n"))
 }

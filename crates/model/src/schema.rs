@@ -110,7 +110,11 @@ fn open_with(path: &Path, flags: OpenFlags) -> Result<Db> {
 /// Confirms the schema version recorded by the seeding tool.
 fn check_seeded(conn: &Connection) -> std::result::Result<(), String> {
     let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
         .map_err(|e| match e {
             rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => {
                 "no meta table".to_string()

@@ -35,7 +35,12 @@ pub fn date(ts: i64) -> String {
 /// `2007-02-23 14:05 UTC`
 pub fn date_time(ts: i64) -> String {
     let secs = ts.rem_euclid(86_400);
-    format!("{} {:02}:{:02} UTC", date(ts), secs / 3600, (secs % 3600) / 60)
+    format!(
+        "{} {:02}:{:02} UTC",
+        date(ts),
+        secs / 3600,
+        (secs % 3600) / 60
+    )
 }
 
 #[cfg(test)]

@@ -17,8 +17,13 @@ fn seeded(users: u64, index: bool) -> (tempfile::TempDir, rusqlite::Connection) 
 #[test]
 fn explain_shows_index_search_or_full_scan() {
     let (_d, indexed) = seeded(50, true);
-    let plan = schema::explain(&indexed, USER_PHOTOS_SQL).unwrap().join("\n");
-    assert!(plan.contains("SEARCH photos USING INDEX photos_by_user"), "{plan}");
+    let plan = schema::explain(&indexed, USER_PHOTOS_SQL)
+        .unwrap()
+        .join("\n");
+    assert!(
+        plan.contains("SEARCH photos USING INDEX photos_by_user"),
+        "{plan}"
+    );
     let (_d2, bare) = seeded(50, false);
     let plan = schema::explain(&bare, USER_PHOTOS_SQL).unwrap().join("\n");
     assert!(plan.contains("SCAN photos"), "{plan}");
@@ -28,16 +33,24 @@ fn explain_shows_index_search_or_full_scan() {
 #[test]
 fn counts_and_bounds() {
     let (_d, c) = seeded(120, true);
-    let users: i64 = c.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
+    let users: i64 = c
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(users, 120);
     let (lo, hi): (i64, i64) = c
-        .query_row("SELECT min(n), max(n) FROM (SELECT count(*) n FROM photos GROUP BY user_id)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT min(n), max(n) FROM (SELECT count(*) n FROM photos GROUP BY user_id)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert!(lo >= 10 && hi <= 20, "{lo}..{hi}");
     let orphans: i64 = c
-        .query_row("SELECT count(*) FROM photos WHERE user_id NOT IN (SELECT id FROM users)", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM photos WHERE user_id NOT IN (SELECT id FROM users)",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(orphans, 0);
     c.execute_batch("PRAGMA foreign_key_check").unwrap();
@@ -51,7 +64,11 @@ fn pages_and_pagination() {
     assert!(home.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 
     let p1 = queries::user_page(&c, "user7", 1).unwrap().unwrap();
-    let total: i64 = c.query_row("SELECT count(*) FROM photos WHERE user_id = 7", [], |r| r.get(0)).unwrap();
+    let total: i64 = c
+        .query_row("SELECT count(*) FROM photos WHERE user_id = 7", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(p1.photos.len() as i64, total.min(20));
     assert_eq!(p1.has_next, total > 20);
     assert!(p1.photos.windows(2).all(|w| w[0].id > w[1].id));
@@ -70,8 +87,15 @@ fn comments_sessions_and_escaping() {
     let (_d, c) = seeded(10, true);
     let photo = queries::home(&c).unwrap()[0].id;
     let evil = "<script>alert('x')</script> & \"quotes\" — naïve 東京";
-    let id = queries::add_comment(&c, photo, 3, evil, 1_200_000_000).unwrap().unwrap();
-    assert!(queries::add_comment(&c, 424_242_424, 3, "x", 1).unwrap().is_none(), "unknown photo");
+    let id = queries::add_comment(&c, photo, 3, evil, 1_200_000_000)
+        .unwrap()
+        .unwrap();
+    assert!(
+        queries::add_comment(&c, 424_242_424, 3, "x", 1)
+            .unwrap()
+            .is_none(),
+        "unknown photo"
+    );
     let page = queries::photo_page(&c, photo).unwrap().unwrap();
     assert_eq!(page.version, id);
     assert_eq!(page.comments[0].body, evil, "stored as text, UTF-8 intact");
@@ -81,16 +105,32 @@ fn comments_sessions_and_escaping() {
 
     // Seeded names carry markup too; it never comes out raw.
     let mut s = c.prepare("SELECT display_name FROM users").unwrap();
-    let names: Vec<String> = s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let names: Vec<String> = s
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let home = model::render::home(None, &queries::home(&c).unwrap()).unwrap();
     for n in names.iter().filter(|n| n.contains('<')) {
         assert!(!home.contains(n.as_str()), "{n} came out unescaped");
     }
-    assert!(!home.contains("<script>") && !home.contains("<b>"), "no seeded markup survives");
+    assert!(
+        !home.contains("<script>") && !home.contains("<b>"),
+        "no seeded markup survives"
+    );
 
     queries::sessions::put(&c, "abc", 2, 100, 200).unwrap();
-    assert_eq!(queries::sessions::get(&c, "abc", 150).unwrap().unwrap().username, "user2");
-    assert!(queries::sessions::get(&c, "abc", 200).unwrap().is_none(), "expired");
+    assert_eq!(
+        queries::sessions::get(&c, "abc", 150)
+            .unwrap()
+            .unwrap()
+            .username,
+        "user2"
+    );
+    assert!(
+        queries::sessions::get(&c, "abc", 200).unwrap().is_none(),
+        "expired"
+    );
     queries::sessions::touch(&c, "abc", 160).unwrap();
     queries::sessions::delete(&c, "abc").unwrap();
     assert!(queries::sessions::get(&c, "abc", 150).unwrap().is_none());
@@ -103,11 +143,21 @@ fn comments_sessions_and_escaping() {
 fn open_refuses_what_is_not_a_seeded_db() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.db");
-    assert!(matches!(model::open(&missing), Err(model::ModelError::Missing { .. })));
+    assert!(matches!(
+        model::open(&missing),
+        Err(model::ModelError::Missing { .. })
+    ));
     let empty = dir.path().join("empty.db");
-    rusqlite::Connection::open(&empty).unwrap().execute_batch("CREATE TABLE x(y)").unwrap();
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE x(y)")
+        .unwrap();
     let err = model::open(&empty).unwrap_err().to_string();
-    assert!(err.contains("not a seeded FlickrKillr database") && err.contains("cargo run --release -p seed"), "{err}");
+    assert!(
+        err.contains("not a seeded FlickrKillr database")
+            && err.contains("cargo run --release -p seed"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -115,7 +165,9 @@ fn seeding_is_deterministic_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let dump = |p: &std::path::Path| {
         let c = rusqlite::Connection::open(p).unwrap();
-        let mut s = c.prepare("SELECT group_concat(id || title || file, ',') FROM photos").unwrap();
+        let mut s = c
+            .prepare("SELECT group_concat(id || title || file, ',') FROM photos")
+            .unwrap();
         s.query_row([], |r| r.get::<_, String>(0)).unwrap()
     };
     let a = dir.path().join("a.db");
@@ -133,5 +185,8 @@ fn seeding_is_deterministic_and_refuses_to_overwrite() {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
-    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary files left: {leftovers:?}"
+    );
 }

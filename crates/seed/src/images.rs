@@ -30,7 +30,13 @@ pub fn encode(seed: u64, i: u64) -> Vec<u8> {
     let waves: Vec<[f32; 5]> = (0..3)
         .map(|_| {
             let f = |r: &mut Rng| (r.below(1000) as f32) / 1000.0;
-            [f(&mut rng) * 0.06, f(&mut rng) * 0.06, f(&mut rng) * 6.28, f(&mut rng), f(&mut rng)]
+            [
+                f(&mut rng) * 0.06,
+                f(&mut rng) * 0.06,
+                f(&mut rng) * std::f32::consts::TAU,
+                f(&mut rng),
+                f(&mut rng),
+            ]
         })
         .collect();
     let grain = 10 + rng.below(18) as i32;

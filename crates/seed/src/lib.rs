@@ -112,7 +112,11 @@ pub enum SeedError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("{what} {path}: {err}")]
-    Io { what: &'static str, path: PathBuf, err: std::io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
 }
 
 /// Progress callbacks (the CLI draws a bar; tests pass `|_, _| {}`).
@@ -130,8 +134,11 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
         return Err(SeedError::Exists(cfg.out.clone()));
     }
     if let Some(dir) = cfg.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| SeedError::Io { what: "creating", path: dir.into(), err })?;
+        std::fs::create_dir_all(dir).map_err(|err| SeedError::Io {
+            what: "creating",
+            path: dir.into(),
+            err,
+        })?;
     }
     let tmp = tmp_path(&cfg.out);
     let _ = std::fs::remove_file(&tmp);
@@ -146,7 +153,11 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
     // Unbounded: the hasher must never wait for the photos to finish.
     let (hash_tx, hash_rx) = mpsc::channel::<Vec<String>>();
     let hasher = {
-        let (users, iters, rng) = (cfg.users, cfg.hash_iterations, Rng::new(cfg.rng_seed).fork(2));
+        let (users, iters, rng) = (
+            cfg.users,
+            cfg.hash_iterations,
+            Rng::new(cfg.rng_seed).fork(2),
+        );
         std::thread::spawn(move || hash_passwords(users, iters, rng, hash_tx))
     };
 
@@ -173,7 +184,10 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
         ("username_rule", "user<N>, N = 1..=users".to_string()),
     ];
     for (k, v) in meta {
-        conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![k, v])?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![k, v],
+        )?;
     }
     if cfg.index {
         progress("indexing", 0);
@@ -187,14 +201,21 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
     let photo_bytes = images
         .join()
         .expect("image thread panicked")
-        .map_err(|err| SeedError::Io { what: "writing photos to", path: cfg.photos_dir.clone(), err })?;
+        .map_err(|err| SeedError::Io {
+            what: "writing photos to",
+            path: cfg.photos_dir.clone(),
+            err,
+        })?;
 
     // A stale WAL beside the old file would be replayed into the new one.
     for ext in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(with_suffix(&cfg.out, ext));
     }
-    std::fs::rename(&tmp, &cfg.out)
-        .map_err(|err| SeedError::Io { what: "renaming into", path: cfg.out.clone(), err })?;
+    std::fs::rename(&tmp, &cfg.out).map_err(|err| SeedError::Io {
+        what: "renaming into",
+        path: cfg.out.clone(),
+        err,
+    })?;
     std::mem::forget(guard);
     let db_bytes = std::fs::metadata(&cfg.out).map(|m| m.len()).unwrap_or(0);
     Ok(Summary {
@@ -294,7 +315,7 @@ fn insert_photos_and_comments(
             text::comment(&mut rng, &mut body);
             comment.execute(params![comment_id, id, author, body, at])?;
         }
-        if id % 16_384 == 0 {
+        if id.is_multiple_of(16_384) {
             progress("photos", 16_384);
         }
     }

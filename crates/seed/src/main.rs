@@ -81,15 +81,18 @@ fn main() -> anyhow::Result<()> {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:9} [{bar:40}] {human_pos}/{human_len} rows ({elapsed})")
-            .context("progress template")?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg:9} [{bar:40}] {human_pos}/{human_len} rows ({elapsed})",
+        )
+        .context("progress template")?
+        .progress_chars("=> "),
     );
     let progress = |what: &'static str, n: u64| {
         bar.set_message(what);
         bar.inc(n);
     };
-    let s = seed::build(&cfg, &progress).with_context(|| format!("seeding {}", args.out.display()))?;
+    let s =
+        seed::build(&cfg, &progress).with_context(|| format!("seeding {}", args.out.display()))?;
     bar.finish_and_clear();
     println!(
         "seeded {}: {} users, {} photos, {} comments, index {}; db {:.1} MiB, photos {} files {:.1} MiB in {}; {:.2} s",

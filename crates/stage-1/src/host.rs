@@ -86,7 +86,11 @@ pub fn parse_header_block(out: &[u8]) -> Result<CgiResponse, HeaderError> {
             return Err(HeaderError::TooLarge);
         }
         let Some(nl) = out[pos..].iter().position(|&b| b == b'\n') else {
-            return Err(if out.len() - pos >= MAX_HEADER_BLOCK { HeaderError::TooLarge } else { HeaderError::Unterminated });
+            return Err(if out.len() - pos >= MAX_HEADER_BLOCK {
+                HeaderError::TooLarge
+            } else {
+                HeaderError::Unterminated
+            });
         };
         let line = &out[pos..pos + nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -96,17 +100,24 @@ pub fn parse_header_block(out: &[u8]) -> Result<CgiResponse, HeaderError> {
         }
         let text = std::str::from_utf8(line).map_err(|_| HeaderError::BadLine)?;
         let (name, value) = text.split_once(':').ok_or(HeaderError::BadLine)?;
-        let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
         if !valid_name {
             return Err(HeaderError::BadLine);
         }
         let value = value.trim();
         if name.eq_ignore_ascii_case("status") {
             let code = value.split(' ').next().and_then(|c| c.parse::<u16>().ok());
-            status = Some(code.filter(|c| (100..=599).contains(c)).ok_or(HeaderError::BadStatus)?);
+            status = Some(
+                code.filter(|c| (100..=599).contains(c))
+                    .ok_or(HeaderError::BadStatus)?,
+            );
             cgi_field = true;
         } else {
-            cgi_field |= name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("location");
+            cgi_field |=
+                name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("location");
             let location = name.eq_ignore_ascii_case("location");
             if location && status.is_none() {
                 status = Some(302); // RFC 3875 §6.2.3: a client redirect
@@ -117,7 +128,11 @@ pub fn parse_header_block(out: &[u8]) -> Result<CgiResponse, HeaderError> {
     if !cgi_field {
         return Err(HeaderError::NoCgiField);
     }
-    Ok(CgiResponse { status: status.unwrap_or(200), headers, body_at: pos })
+    Ok(CgiResponse {
+        status: status.unwrap_or(200),
+        headers,
+        body_at: pos,
+    })
 }
 
 /// Adds up the `dur=` values of a `Server-Timing` header (milliseconds).
@@ -138,14 +153,23 @@ pub struct Host {
 /// `HTTP_*` meta-variable name of a header (`user-agent` → `HTTP_USER_AGENT`).
 fn meta_name(h: &HeaderName) -> String {
     let mut s = String::from("HTTP_");
-    s.extend(h.as_str().chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+    s.extend(h.as_str().chars().map(|c| {
+        if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        }
+    }));
     s
 }
 
 /// An error page from the host itself (the child never answered properly).
 fn gateway_error(status: u16, detail: &'static str) -> hyper::Response<web::Body> {
     let html = model::render::error(None, status, app::http::reason(status), detail);
-    web::from_app(app::Response::html(status, html), &HeaderValue::from_static("stage-1 host"))
+    web::from_app(
+        app::Response::html(status, html),
+        &HeaderValue::from_static("stage-1 host"),
+    )
 }
 
 impl Host {
@@ -155,11 +179,19 @@ impl Host {
     }
 
     /// Answers one HTTP request by running the CGI program.
-    pub async fn respond(self: Arc<Self>, req: hyper::Request<Incoming>) -> hyper::Response<web::Body> {
+    pub async fn respond(
+        self: Arc<Self>,
+        req: hyper::Request<Incoming>,
+    ) -> hyper::Response<web::Body> {
         let peer = req.extensions().get::<web::PeerAddr>().map(|p| p.0);
         let (parts, body) = match web::read_body(req, app::MAX_BODY_BYTES).await {
             Ok(x) => x,
-            Err(e) => return web::from_app(app::error_response(&e), &HeaderValue::from_static("stage-1 host")),
+            Err(e) => {
+                return web::from_app(
+                    app::error_response(&e),
+                    &HeaderValue::from_static("stage-1 host"),
+                );
+            }
         };
         let Ok(_slot) = self.slots.acquire().await else {
             return gateway_error(503, "shutting down");
@@ -168,18 +200,34 @@ impl Host {
         cmd.env_clear()
             .env("GATEWAY_INTERFACE", "CGI/1.1")
             .env("SERVER_PROTOCOL", format!("{:?}", parts.version))
-            .env("SERVER_SOFTWARE", concat!("flickrkillr-stage-1/", env!("CARGO_PKG_VERSION")))
+            .env(
+                "SERVER_SOFTWARE",
+                concat!("flickrkillr-stage-1/", env!("CARGO_PKG_VERSION")),
+            )
             .env("SERVER_NAME", self.cfg.local.ip().to_string())
             .env("SERVER_PORT", self.cfg.local.port().to_string())
-            .env("REMOTE_ADDR", peer.map(|p| p.ip().to_string()).unwrap_or_default())
+            .env(
+                "REMOTE_ADDR",
+                peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            )
             .env("REQUEST_METHOD", parts.method.as_str())
             .env("SCRIPT_NAME", "")
             .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
-            .env("REQUEST_URI", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+            .env(
+                "REQUEST_URI",
+                parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/"),
+            )
             .env("FK_DB", &self.cfg.db)
             .env("FK_PHOTOS", &self.cfg.photos);
         // PATH_INFO is the decoded path (RFC 3875 §4.1.5); bytes, not text.
-        cmd.env("PATH_INFO", std::ffi::OsStr::new(&decode_lossless(parts.uri.path())));
+        cmd.env(
+            "PATH_INFO",
+            std::ffi::OsStr::new(&decode_lossless(parts.uri.path())),
+        );
         if !body.is_empty() || parts.headers.contains_key(hyper::header::CONTENT_LENGTH) {
             cmd.env("CONTENT_LENGTH", body.len().to_string());
         }
@@ -195,7 +243,10 @@ impl Host {
                 cmd.env(meta_name(name), v);
             }
         }
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
 
         let started = Instant::now();
         let mut child = match cmd.spawn() {
@@ -226,7 +277,11 @@ impl Host {
                 return gateway_error(502, "the CGI program failed");
             }
             Err(_) => {
-                tracing::warn!(timeout_s = self.cfg.timeout.as_secs(), path = parts.uri.path(), "CGI program overran its timeout; killed");
+                tracing::warn!(
+                    timeout_s = self.cfg.timeout.as_secs(),
+                    path = parts.uri.path(),
+                    "CGI program overran its timeout; killed"
+                );
                 let _ = child.start_kill();
                 let _ = child.wait().await;
                 return gateway_error(504, "the CGI program took too long");
@@ -248,14 +303,21 @@ impl Host {
 
     fn build(&self, cgi: CgiResponse, out: Bytes, took: Duration) -> hyper::Response<web::Body> {
         let mut resp = hyper::Response::new(Full::new(out.slice(cgi.body_at..)));
-        *resp.status_mut() = hyper::StatusCode::from_u16(cgi.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        *resp.status_mut() =
+            hyper::StatusCode::from_u16(cgi.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         let h = resp.headers_mut();
         for (name, value) in cgi.headers {
             // Hop-by-hop and framing headers are ours to set, not the child's.
-            if matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+            if matches!(
+                name.as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            ) {
                 continue;
             }
-            let (Ok(n), Ok(mut v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) else {
+            let (Ok(n), Ok(mut v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) else {
                 continue;
             };
             if name == "server-timing" {
@@ -264,7 +326,8 @@ impl Host {
                 // interpreter for each request".
                 let child_ms = timing_total(&value);
                 let process = (took.as_secs_f64() * 1000.0 - child_ms).max(0.0);
-                v = HeaderValue::from_str(&format!("process;dur={process:.3}, {value}")).unwrap_or(v);
+                v = HeaderValue::from_str(&format!("process;dur={process:.3}, {value}"))
+                    .unwrap_or(v);
             }
             h.append(n, v);
         }
@@ -281,12 +344,13 @@ fn decode_lossless(path: &str) -> std::ffi::OsString {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -300,20 +364,46 @@ mod tests {
 
     #[test]
     fn header_blocks() {
-        let ok = parse_header_block(b"Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\nbody").unwrap();
+        let ok =
+            parse_header_block(b"Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\nbody")
+                .unwrap();
         assert_eq!(ok.status, 404);
-        assert_eq!(ok.headers, vec![("content-type".to_string(), "text/html".to_string())]);
-        assert_eq!(&b"Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\nbody"[ok.body_at..], b"body");
+        assert_eq!(
+            ok.headers,
+            vec![("content-type".to_string(), "text/html".to_string())]
+        );
+        assert_eq!(
+            &b"Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\nbody"[ok.body_at..],
+            b"body"
+        );
         let lf = parse_header_block(b"Content-Type: text/plain\n\nhi").unwrap();
         assert_eq!((lf.status, lf.body_at), (200, 26));
         let redirect = parse_header_block(b"Location: /x\n\n").unwrap();
         assert_eq!(redirect.status, 302);
-        assert_eq!(parse_header_block(b"Content-Type: text/html\r\n"), Err(HeaderError::Unterminated));
-        assert_eq!(parse_header_block(b"garbage\r\n\r\n"), Err(HeaderError::BadLine));
-        assert_eq!(parse_header_block(b"Status: abc\r\n\r\n"), Err(HeaderError::BadStatus));
-        assert_eq!(parse_header_block(b"Status: 99\r\n\r\n"), Err(HeaderError::BadStatus));
-        assert_eq!(parse_header_block(b"X-Foo: 1\r\n\r\n"), Err(HeaderError::NoCgiField));
-        assert_eq!(parse_header_block(b"Bad Name: 1\r\n\r\n"), Err(HeaderError::BadLine));
+        assert_eq!(
+            parse_header_block(b"Content-Type: text/html\r\n"),
+            Err(HeaderError::Unterminated)
+        );
+        assert_eq!(
+            parse_header_block(b"garbage\r\n\r\n"),
+            Err(HeaderError::BadLine)
+        );
+        assert_eq!(
+            parse_header_block(b"Status: abc\r\n\r\n"),
+            Err(HeaderError::BadStatus)
+        );
+        assert_eq!(
+            parse_header_block(b"Status: 99\r\n\r\n"),
+            Err(HeaderError::BadStatus)
+        );
+        assert_eq!(
+            parse_header_block(b"X-Foo: 1\r\n\r\n"),
+            Err(HeaderError::NoCgiField)
+        );
+        assert_eq!(
+            parse_header_block(b"Bad Name: 1\r\n\r\n"),
+            Err(HeaderError::BadLine)
+        );
         assert_eq!(parse_header_block(b""), Err(HeaderError::Unterminated));
         let huge = vec![b'a'; MAX_HEADER_BLOCK + 10];
         assert_eq!(parse_header_block(&huge), Err(HeaderError::TooLarge));
@@ -324,6 +414,9 @@ mod tests {
         assert!((timing_total("init;dur=0.5, db-open;dur=1.25") - 1.75).abs() < 1e-9);
         assert_eq!(timing_total("garbage"), 0.0);
         use std::os::unix::ffi::OsStrExt;
-        assert_eq!(decode_lossless("/a%20b%2F%ff%zz%").as_bytes(), b"/a b/\xff%zz%");
+        assert_eq!(
+            decode_lossless("/a%20b%2F%ff%zz%").as_bytes(),
+            b"/a b/\xff%zz%"
+        );
     }
 }

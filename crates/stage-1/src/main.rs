@@ -47,18 +47,32 @@ fn main() -> anyhow::Result<()> {
     web::init_tracing();
     // Fail at start-up, with a hint, rather than with a 500 per request.
     drop(model::open(&args.db)?);
-    let photos = args.photos.clone().unwrap_or_else(|| model::schema::default_photos_dir(&args.db));
-    anyhow::ensure!(photos.is_dir(), "photo directory {} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos", photos.display());
+    let photos = args
+        .photos
+        .clone()
+        .unwrap_or_else(|| model::schema::default_photos_dir(&args.db));
+    anyhow::ensure!(
+        photos.is_dir(),
+        "photo directory {} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos",
+        photos.display()
+    );
     let program = match args.program {
         Some(p) => p,
         None => std::env::current_exe()?.with_file_name("stage-1-cgi"),
     };
-    anyhow::ensure!(program.is_file(), "CGI program {} not found; build it with `cargo build --release -p stage-1` or pass --program", program.display());
+    anyhow::ensure!(
+        program.is_file(),
+        "CGI program {} not found; build it with `cargo build --release -p stage-1` or pass --program",
+        program.display()
+    );
     // The program runs with a cleared environment and its own working
     // directory semantics: give it absolute paths.
     let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = web::bind(&args.listen).await?;
         let local = listener.local_addr().context("local address")?;
@@ -71,7 +85,10 @@ fn main() -> anyhow::Result<()> {
             local,
         }));
         web::announce(local);
-        web::serve(listener, web::shutdown_signal(), move |req| host.clone().respond(req)).await;
+        web::serve(listener, web::shutdown_signal(), move |req| {
+            host.clone().respond(req)
+        })
+        .await;
         tracing::info!("stopped");
         anyhow::Ok(())
     })

@@ -23,7 +23,9 @@ pub struct CgiEnv {
 /// Why the environment is not a usable CGI request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvError {
-    #[error("REQUEST_METHOD is not set: this is a CGI program; run it from a CGI server or use `stage-1` (the built-in host)")]
+    #[error(
+        "REQUEST_METHOD is not set: this is a CGI program; run it from a CGI server or use `stage-1` (the built-in host)"
+    )]
     NotCgi,
     #[error("CONTENT_LENGTH is not a number")]
     BadLength,
@@ -55,7 +57,11 @@ impl CgiEnv {
     /// its path is used, minus `SCRIPT_NAME` if the script is mounted under
     /// a prefix. Otherwise `PATH_INFO` is re-encoded.
     pub fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, EnvError> {
-        let text = |k: &str| get(k).and_then(|v| v.into_string().ok()).filter(|v| !v.is_empty());
+        let text = |k: &str| {
+            get(k)
+                .and_then(|v| v.into_string().ok())
+                .filter(|v| !v.is_empty())
+        };
         let method = text("REQUEST_METHOD").ok_or(EnvError::NotCgi)?;
         let script = text("SCRIPT_NAME").unwrap_or_default();
         let path = match text("REQUEST_URI") {
@@ -65,7 +71,11 @@ impl CgiEnv {
                     Some(r) if !script.is_empty() && (r.is_empty() || r.starts_with('/')) => r,
                     _ => raw,
                 };
-                if rest.is_empty() { "/".to_owned() } else { rest.to_owned() }
+                if rest.is_empty() {
+                    "/".to_owned()
+                } else {
+                    rest.to_owned()
+                }
             }
             None => match get("PATH_INFO") {
                 Some(p) if !p.is_empty() => encode_path(p.as_bytes()),
@@ -82,7 +92,9 @@ impl CgiEnv {
         Ok(CgiEnv {
             method,
             path,
-            query: get("QUERY_STRING").and_then(|v| v.into_string().ok()).filter(|q| !q.is_empty()),
+            query: get("QUERY_STRING")
+                .and_then(|v| v.into_string().ok())
+                .filter(|q| !q.is_empty()),
             content_length,
             content_type: text("CONTENT_TYPE"),
             cookie: text("HTTP_COOKIE"),
@@ -133,7 +145,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Result<CgiEnv, EnvError> {
-        let m: HashMap<String, OsString> = pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let m: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         CgiEnv::from_vars(|k| m.get(k).cloned())
     }
 
@@ -158,9 +173,19 @@ mod tests {
 
     #[test]
     fn raw_path_wins_and_script_prefix_is_removed() {
-        let e = env(&[("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/user/a%2Fb"), ("PATH_INFO", "/user/a/b")]).unwrap();
+        let e = env(&[
+            ("REQUEST_METHOD", "GET"),
+            ("REQUEST_URI", "/user/a%2Fb"),
+            ("PATH_INFO", "/user/a/b"),
+        ])
+        .unwrap();
         assert_eq!(e.path, "/user/a%2Fb");
-        let e = env(&[("REQUEST_METHOD", "GET"), ("SCRIPT_NAME", "/fk.cgi"), ("REQUEST_URI", "/fk.cgi/photo/1")]).unwrap();
+        let e = env(&[
+            ("REQUEST_METHOD", "GET"),
+            ("SCRIPT_NAME", "/fk.cgi"),
+            ("REQUEST_URI", "/fk.cgi/photo/1"),
+        ])
+        .unwrap();
         assert_eq!(e.path, "/photo/1");
         let e = env(&[("REQUEST_METHOD", "GET"), ("PATH_INFO", "/user/a b")]).unwrap();
         assert_eq!(e.path, "/user/a%20b");
@@ -171,8 +196,14 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_request() {
         assert_eq!(env(&[]), Err(EnvError::NotCgi));
-        assert_eq!(env(&[("REQUEST_METHOD", "GET"), ("CONTENT_LENGTH", "-1")]), Err(EnvError::BadLength));
-        assert_eq!(env(&[("REQUEST_METHOD", "GET"), ("REQUEST_URI", "http://x/")]), Err(EnvError::BadPath));
+        assert_eq!(
+            env(&[("REQUEST_METHOD", "GET"), ("CONTENT_LENGTH", "-1")]),
+            Err(EnvError::BadLength)
+        );
+        assert_eq!(
+            env(&[("REQUEST_METHOD", "GET"), ("REQUEST_URI", "http://x/")]),
+            Err(EnvError::BadPath)
+        );
     }
 
     #[test]
@@ -182,7 +213,10 @@ mod tests {
         write_response(&r, "stage-1 pid=1", &mut out);
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("Status: 303 See Other\r\n"), "{s}");
-        assert!(s.contains("location: /x  Set-Cookie: evil\r\n"), "no header injection: {s}");
+        assert!(
+            s.contains("location: /x  Set-Cookie: evil\r\n"),
+            "no header injection: {s}"
+        );
         assert!(s.ends_with("Content-Length: 0\r\n\r\n"));
     }
 }

@@ -38,10 +38,20 @@ fn children_fail_the_host_does_not() {
     );
     let t = std::time::Instant::now();
     assert_eq!(host.get("/slow").status, 504);
-    assert!(t.elapsed() < std::time::Duration::from_secs(10), "the timeout cut it short");
-    let slow_pid: u32 = std::fs::read_to_string(site.dir.path().join("slow-child.pid")).unwrap().trim().parse().unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "the timeout cut it short"
+    );
+    let slow_pid: u32 = std::fs::read_to_string(site.dir.path().join("slow-child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(!testkit::alive(slow_pid), "the overrunning child was killed");
+    assert!(
+        !testkit::alive(slow_pid),
+        "the overrunning child was killed"
+    );
 
     assert_eq!(host.get("/crash").status, 502);
     assert_eq!(host.get("/garbage").status, 502);
@@ -55,8 +65,18 @@ fn children_fail_the_host_does_not() {
     let pid = |r: &http::Resp| r.header("x-served-by").unwrap().to_owned();
     assert_ne!(pid(&a), pid(&b));
     assert!(!pid(&a).contains(&format!("pid={}", host.pid())));
-    assert!(a.header("server-timing").unwrap().starts_with("process;dur="), "{:?}", a.header("server-timing"));
-    assert_eq!(host.stop(std::time::Duration::from_secs(10)), Some(0), "SIGTERM: clean exit");
+    assert!(
+        a.header("server-timing")
+            .unwrap()
+            .starts_with("process;dur="),
+        "{:?}",
+        a.header("server-timing")
+    );
+    assert_eq!(
+        host.stop(std::time::Duration::from_secs(10)),
+        Some(0),
+        "SIGTERM: clean exit"
+    );
 }
 
 #[test]
@@ -67,10 +87,16 @@ fn clear_errors_at_start() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("does not exist") && err.contains("cargo run --release -p seed"), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("cargo run --release -p seed"),
+        "{err}"
+    );
 
     // The CGI program run by hand says what it is.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stage-1-cgi")).env_clear().output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stage-1-cgi"))
+        .env_clear()
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CGI program"));
 }

@@ -18,14 +18,22 @@ impl Drop for Lighttpd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_lighttpd(site: &testkit::Site) -> (Lighttpd, String) {
     let dir = site.dir.path().join("lighttpd");
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stage-1-cgi"), www.join("flickrkillr.cgi")).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_stage-1-cgi"),
+        www.join("flickrkillr.cgi"),
+    )
+    .unwrap();
     let port = free_port();
     let conf = format!(
         r#"server.document-root = "{www}"
@@ -57,7 +65,11 @@ setenv.add-environment = ("FK_DB" => "{db}", "FK_PHOTOS" => "{photos}")
     let addr = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "lighttpd did not start; see {}/error.log", dir.display());
+        assert!(
+            Instant::now() < deadline,
+            "lighttpd did not start; see {}/error.log",
+            dir.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (guard, addr)
@@ -89,7 +101,12 @@ fn same_pages_under_lighttpd_mod_cgi() {
         assert_eq!(a.status, b.status, "{p}: built-in host vs lighttpd");
         assert_eq!(a.body, b.body, "{p}: same bytes");
         assert_eq!(a.header("content-type"), b.header("content-type"), "{p}");
-        assert!(b.header("x-served-by").unwrap_or("").starts_with("stage-1 pid="), "{p}");
+        assert!(
+            b.header("x-served-by")
+                .unwrap_or("")
+                .starts_with("stage-1 pid="),
+            "{p}"
+        );
     }
 
     // A write through lighttpd: the body travels on stdin, the cookie in HTTP_COOKIE.
@@ -106,15 +123,24 @@ fn same_pages_under_lighttpd_mod_cgi() {
         &addr,
         "POST",
         &format!("/photo/{photo}/comments"),
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &cookie)],
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &cookie),
+        ],
         b"body=via+lighttpd+%3Cb%3E",
     );
     assert_eq!(c.status, 303, "{}", c.text());
     let page = http::request(&builtin.addr, "GET", &format!("/photo/{photo}"), &[], b"");
-    assert!(page.text().contains("via lighttpd &#60;b&#62;"), "the comment is in the shared database");
+    assert!(
+        page.text().contains("via lighttpd &#60;b&#62;"),
+        "the comment is in the shared database"
+    );
 
     // A new process per request.
     let pid = |r: &http::Resp| r.header("x-served-by").unwrap_or("").to_owned();
-    let (x, y) = (http::request(&addr, "GET", "/healthz", &[], b""), http::request(&addr, "GET", "/healthz", &[], b""));
+    let (x, y) = (
+        http::request(&addr, "GET", "/healthz", &[], b""),
+        http::request(&addr, "GET", "/healthz", &[], b""),
+    );
     assert_ne!(pid(&x), pid(&y));
 }

@@ -11,7 +11,10 @@ fn fails_with(args: &[&str], needle: &str) {
     let out = Command::new(BIN).args(args).output().unwrap();
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks {needle:?}: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -19,15 +22,39 @@ fn fails_with(args: &[&str], needle: &str) {
 fn clear_errors_at_start() {
     let site = testkit::Site::new(5);
     let db = site.db.to_str().unwrap();
-    fails_with(&["--db", "/nonexistent/x.db", "--listen", "127.0.0.1:0"], "cargo run --release -p seed");
+    fails_with(
+        &["--db", "/nonexistent/x.db", "--listen", "127.0.0.1:0"],
+        "cargo run --release -p seed",
+    );
     let not_seeded = site.dir.path().join("empty.db");
     std::fs::write(&not_seeded, b"").unwrap();
-    fails_with(&["--db", not_seeded.to_str().unwrap(), "--listen", "127.0.0.1:0"], "not a seeded FlickrKillr database");
-    fails_with(&["--db", db, "--photos", "/nonexistent", "--listen", "127.0.0.1:0"], "photo directory");
+    fails_with(
+        &[
+            "--db",
+            not_seeded.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "not a seeded FlickrKillr database",
+    );
+    fails_with(
+        &[
+            "--db",
+            db,
+            "--photos",
+            "/nonexistent",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "photo directory",
+    );
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     fails_with(&["--db", db, "--listen", &addr], "already in use");
-    fails_with(&["--db", db, "--listen", "127.0.0.1:0", "--threads", "0"], "--threads");
+    fails_with(
+        &["--db", db, "--listen", "127.0.0.1:0", "--threads", "0"],
+        "--threads",
+    );
 }
 
 #[test]
@@ -47,10 +74,17 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
     let mut buf = [0u8; 512];
     let n = c.read(&mut buf).unwrap();
     let head = String::from_utf8_lossy(&buf[..n]);
-    assert!(head.starts_with("HTTP/1.1 303"), "the in-flight login completed: {head}");
+    assert!(
+        head.starts_with("HTTP/1.1 303"),
+        "the in-flight login completed: {head}"
+    );
     drop(c);
     let t = Instant::now();
-    assert_eq!(s.stop(Duration::from_secs(15)), Some(0), "exit code 0 after SIGTERM");
+    assert_eq!(
+        s.stop(Duration::from_secs(15)),
+        Some(0),
+        "exit code 0 after SIGTERM"
+    );
     assert!(t.elapsed() < Duration::from_secs(12));
 }
 
@@ -58,14 +92,25 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
 fn gil_switch_shows_in_server_timing() {
     let site = testkit::Site::new(5);
     let with = testkit::Running::start(BIN, &site.args(&["--gil", "--threads", "2"]));
-    let t = with.get("/user/user1").header("server-timing").unwrap().to_owned();
+    let t = with
+        .get("/user/user1")
+        .header("server-timing")
+        .unwrap()
+        .to_owned();
     assert!(t.contains("gil-wait;dur="), "{t}");
     let without = testkit::Running::start(BIN, &site.args(&["--threads", "2"]));
-    let t = without.get("/user/user1").header("server-timing").unwrap().to_owned();
+    let t = without
+        .get("/user/user1")
+        .header("server-timing")
+        .unwrap()
+        .to_owned();
     assert!(!t.contains("gil-wait"), "{t}");
     // One process, many requests: the pid stays.
     let a = without.get("/healthz");
     let b = without.get("/healthz");
     assert_eq!(a.header("x-served-by"), b.header("x-served-by"));
-    assert_eq!(a.header("x-served-by").unwrap(), format!("stage-2 pid={}", without.pid()));
+    assert_eq!(
+        a.header("x-served-by").unwrap(),
+        format!("stage-2 pid={}", without.pid())
+    );
 }

@@ -29,7 +29,15 @@ fn post(s: &Running, path: &str, body: &str, cookie: Option<&str>) -> Resp {
 
 /// Logs in as a seeded user; returns the `sid=…` cookie.
 pub fn login(s: &Running, user: &str) -> String {
-    let r = post(s, "/login", &format!("username={user}&password={}", form_encode(&model::password::seeded_password(user))), None);
+    let r = post(
+        s,
+        "/login",
+        &format!(
+            "username={user}&password={}",
+            form_encode(&model::password::seeded_password(user))
+        ),
+        None,
+    );
     assert_eq!(r.status, 303, "login as {user}: {}", r.text());
     let sc = r.header("set-cookie").expect("login sets a cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -46,17 +54,33 @@ fn some_photo(site: &Site) -> i64 {
 /// Every route answers with its documented status and content type.
 pub fn routes_and_statuses(s: &Running, site: &Site) {
     let photo = some_photo(site);
-    let file = model::queries::photo_page(&site.conn(), photo).unwrap().unwrap().photo.file;
-    for path in ["/".to_string(), "/user/user3".into(), format!("/photo/{photo}")] {
+    let file = model::queries::photo_page(&site.conn(), photo)
+        .unwrap()
+        .unwrap()
+        .photo
+        .file;
+    for path in [
+        "/".to_string(),
+        "/user/user3".into(),
+        format!("/photo/{photo}"),
+    ] {
         let r = get(s, &path);
         assert_eq!(r.status, 200, "GET {path}");
-        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"), "GET {path}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "GET {path}"
+        );
         assert!(r.header("date").is_some(), "GET {path}: Date header");
     }
     let img = get(s, &format!("/static/photos/{file}"));
     assert_eq!(img.status, 200);
     assert_eq!(img.header("content-type"), Some("image/jpeg"));
-    assert_eq!(img.body, std::fs::read(site.photos.join(&file)).unwrap(), "photo bytes");
+    assert_eq!(
+        img.body,
+        std::fs::read(site.photos.join(&file)).unwrap(),
+        "photo bytes"
+    );
     assert_eq!(get(s, "/healthz").status, 200);
 
     let cases: &[(&str, &[u16])] = &[
@@ -79,7 +103,11 @@ pub fn routes_and_statuses(s: &Running, site: &Site) {
     ];
     for (path, want) in cases {
         let r = get(s, path);
-        assert!(want.contains(&r.status), "GET {path}: got {}, want one of {want:?}", r.status);
+        assert!(
+            want.contains(&r.status),
+            "GET {path}: got {}, want one of {want:?}",
+            r.status
+        );
         assert!(!r.text().contains("root:"), "GET {path} leaked a file");
     }
     // Still alive and well after all that.
@@ -91,16 +119,36 @@ pub fn html_matches_reference(s: &Running, site: &Site) {
     let c = site.conn();
     let photo = some_photo(site);
     let want = [
-        ("/".to_string(), model::render::home(None, &model::queries::home(&c).unwrap()).unwrap()),
-        ("/user/user3".into(), model::render::user(None, &model::queries::user_page(&c, "user3", 1).unwrap().unwrap()).unwrap()),
-        (format!("/photo/{photo}"), model::render::photo(None, &model::queries::photo_page(&c, photo).unwrap().unwrap()).unwrap()),
+        (
+            "/".to_string(),
+            model::render::home(None, &model::queries::home(&c).unwrap()).unwrap(),
+        ),
+        (
+            "/user/user3".into(),
+            model::render::user(
+                None,
+                &model::queries::user_page(&c, "user3", 1).unwrap().unwrap(),
+            )
+            .unwrap(),
+        ),
+        (
+            format!("/photo/{photo}"),
+            model::render::photo(
+                None,
+                &model::queries::photo_page(&c, photo).unwrap().unwrap(),
+            )
+            .unwrap(),
+        ),
     ];
     for _round in 0..2 {
         // Twice: a caching stage answers the second from its cache.
         for (path, html) in &want {
             let r = get(s, path);
             assert_eq!(r.status, 200, "{path}");
-            assert!(r.text() == *html, "GET {path}: HTML differs from the reference rendering");
+            assert!(
+                r.text() == *html,
+                "GET {path}: HTML differs from the reference rendering"
+            );
         }
     }
 }
@@ -111,54 +159,131 @@ pub fn login_comment_logout(s: &Running, site: &Site) {
     let page = format!("/photo/{photo}");
     let _warm = get(s, &page); // a caching stage now holds this page
 
-    assert_eq!(post(s, "/login", "username=user2&password=nope", None).status, 401);
+    assert_eq!(
+        post(s, "/login", "username=user2&password=nope", None).status,
+        401
+    );
     let cookie = login(s, "user2");
     let viewer = model::SessionUser {
         user_id: 2,
         username: "user2".into(),
-        display_name: model::queries::user_by_name(&site.conn(), "user2").unwrap().unwrap().display_name,
+        display_name: model::queries::user_by_name(&site.conn(), "user2")
+            .unwrap()
+            .unwrap()
+            .display_name,
     };
     let mine = get_with(s, "/user/user3", &cookie);
-    let reference = model::render::user(Some(&viewer), &model::queries::user_page(&site.conn(), "user3", 1).unwrap().unwrap()).unwrap();
-    assert!(mine.text() == reference, "logged-in page differs from the reference rendering");
+    let reference = model::render::user(
+        Some(&viewer),
+        &model::queries::user_page(&site.conn(), "user3", 1)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        mine.text() == reference,
+        "logged-in page differs from the reference rendering"
+    );
 
-    assert_eq!(post(s, &format!("{page}/comments"), "body=hello", None).status, 401, "comment without a session");
-    assert_eq!(post(s, &format!("{page}/comments"), "body=hello", Some("sid=garbage")).status, 401);
-    assert_eq!(post(s, &format!("{page}/comments"), "body=", Some(&cookie)).status, 400);
+    assert_eq!(
+        post(s, &format!("{page}/comments"), "body=hello", None).status,
+        401,
+        "comment without a session"
+    );
+    assert_eq!(
+        post(
+            s,
+            &format!("{page}/comments"),
+            "body=hello",
+            Some("sid=garbage")
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        post(s, &format!("{page}/comments"), "body=", Some(&cookie)).status,
+        400
+    );
 
-    let marker = format!("<script>alert('{}')</script> ünïcødé & \"q\"", std::process::id());
-    let r = post(s, &format!("{page}/comments"), &format!("body={}", form_encode(&marker)), Some(&cookie));
+    let marker = format!(
+        "<script>alert('{}')</script> ünïcødé & \"q\"",
+        std::process::id()
+    );
+    let r = post(
+        s,
+        &format!("{page}/comments"),
+        &format!("body={}", form_encode(&marker)),
+        Some(&cookie),
+    );
     assert_eq!(r.status, 303, "{}", r.text());
-    assert!(r.header("location").unwrap_or("").starts_with(&format!("{page}#c")));
-    let escaped = format!("&#60;script&#62;alert(&#39;{}&#39;)&#60;/script&#62; ünïcødé &#38; &#34;q&#34;", std::process::id());
-    for (who, r) in [("anonymous", get(s, &page)), ("logged in", get_with(s, &page, &cookie))] {
+    assert!(
+        r.header("location")
+            .unwrap_or("")
+            .starts_with(&format!("{page}#c"))
+    );
+    let escaped = format!(
+        "&#60;script&#62;alert(&#39;{}&#39;)&#60;/script&#62; ünïcødé &#38; &#34;q&#34;",
+        std::process::id()
+    );
+    for (who, r) in [
+        ("anonymous", get(s, &page)),
+        ("logged in", get_with(s, &page, &cookie)),
+    ] {
         assert_eq!(r.status, 200);
-        assert!(r.text().contains(&escaped), "{who}: the new comment is missing or not escaped");
+        assert!(
+            r.text().contains(&escaped),
+            "{who}: the new comment is missing or not escaped"
+        );
         assert!(!r.text().contains(&marker), "{who}: raw markup");
     }
 
     let out = post(s, "/logout", "", Some(&cookie));
     assert_eq!(out.status, 303);
     assert!(out.header("set-cookie").unwrap_or("").contains("Max-Age=0"));
-    assert_eq!(post(s, &format!("{page}/comments"), "body=again", Some(&cookie)).status, 401, "logout ended the session server-side");
+    assert_eq!(
+        post(s, &format!("{page}/comments"), "body=again", Some(&cookie)).status,
+        401,
+        "logout ended the session server-side"
+    );
 }
 
 /// Bad requests at the protocol level get a 4xx, never a 5xx or a hang.
 pub fn bad_requests(s: &Running, _site: &Site) {
     let big_body = format!("body={}", "x".repeat(20 * 1024));
     let cookie = login(s, "user4");
-    assert_eq!(post(s, "/photo/1/comments", &big_body, Some(&cookie)).status, 413);
+    assert_eq!(
+        post(s, "/photo/1/comments", &big_body, Some(&cookie)).status,
+        413
+    );
     let huge_header = "a".repeat(20 * 1024);
     let r = http::request(&s.addr, "GET", "/", &[("X-Huge", &huge_header)], b"");
-    assert!((400..500).contains(&r.status), "oversized header: {}", r.status);
-    let r = http::request(&s.addr, "GET", "/", &[("Cookie", "sid=%%%; ;;=;sid=' OR 1=1; sid=\"zz\"")], b"");
+    assert!(
+        (400..500).contains(&r.status),
+        "oversized header: {}",
+        r.status
+    );
+    let r = http::request(
+        &s.addr,
+        "GET",
+        "/",
+        &[("Cookie", "sid=%%%; ;;=;sid=' OR 1=1; sid=\"zz\"")],
+        b"",
+    );
     assert_eq!(r.status, 200, "garbage cookie is an anonymous visitor");
     let r = http::request(&s.addr, "GET", "/", &[("Cookie", "sid=\u{1}\u{2}")], b"");
-    assert!((200..500).contains(&r.status), "control bytes in a header: {}", r.status);
+    assert!(
+        (200..500).contains(&r.status),
+        "control bytes in a header: {}",
+        r.status
+    );
     let r = http::request(&s.addr, "DELETE", "/", &[], b"");
     assert_eq!(r.status, 405);
     let r = http::raw(&s.addr, b"POST /photo/1/comments HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbody").unwrap();
-    assert!((400..500).contains(&r.status), "wrong content type: {}", r.status);
+    assert!(
+        (400..500).contains(&r.status),
+        "wrong content type: {}",
+        r.status
+    );
     assert_eq!(get(s, "/healthz").status, 200, "still serving");
 }
 
@@ -167,8 +292,16 @@ pub fn headers(s: &Running, _site: &Site) {
     let r = get(s, "/user/user5");
     let by = r.header("x-served-by").unwrap_or("");
     let hit = r.header("x-cache") == Some("HIT");
-    assert!(hit || by.starts_with("stage-") && by.contains("pid="), "X-Served-By: {by:?}");
-    assert!(hit || r.header("server-timing").is_some_and(|t| t.contains("dur=")), "Server-Timing");
+    assert!(
+        hit || by.starts_with("stage-") && by.contains("pid="),
+        "X-Served-By: {by:?}"
+    );
+    assert!(
+        hit || r
+            .header("server-timing")
+            .is_some_and(|t| t.contains("dur=")),
+        "Server-Timing"
+    );
     assert!(r.header("content-length").is_some() || r.header("transfer-encoding").is_some());
 }
 

@@ -50,7 +50,12 @@ impl Site {
         cfg.pool = 4;
         cfg.index = index;
         seed::build(&cfg, &|_, _| {}).expect("seeding the test site");
-        Site { photos: cfg.photos_dir.clone(), db, dir, users }
+        Site {
+            photos: cfg.photos_dir.clone(),
+            db,
+            dir,
+            users,
+        }
     }
 
     /// `--db DB --photos DIR --listen 127.0.0.1:0` plus `extra`.
@@ -88,7 +93,10 @@ impl Running {
     pub fn start(bin: &str, args: &[String]) -> Running {
         let mut child = Command::new(bin)
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -99,12 +107,10 @@ impl Running {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             for line in lines.by_ref().map_while(Result::ok) {
-                if !sent {
-                    if let Some(url) = line.strip_prefix("listening on ") {
-                        let _ = tx.send(url.trim().to_owned());
-                        sent = true;
-                        continue;
-                    }
+                if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                    sent = true;
+                    continue;
                 }
                 println!("[stage stdout] {line}");
             }
@@ -114,7 +120,11 @@ impl Running {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(base) => {
                     let addr = base.trim_start_matches("http://").to_owned();
-                    return Running { child: Some(child), base, addr };
+                    return Running {
+                        child: Some(child),
+                        base,
+                        addr,
+                    };
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Ok(Some(status)) = child.try_wait() {
@@ -189,7 +199,13 @@ pub fn signal(pid: u32, sig: i32) {
 /// Whether process `pid` still exists (and is not a zombie we reaped).
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(false)
 }
 
@@ -197,12 +213,17 @@ pub fn alive(pid: u32) -> bool {
 /// Returns false when the caller should skip.
 pub fn require_tool(name: &str, install: &str) -> bool {
     let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")]).any(|d| d.join(name).is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+                .any(|d| d.join(name).is_file())
+        })
         .unwrap_or(false);
     if found {
         return true;
     }
-    let msg = format!("{name} is not installed; install it with `{install}` (or run scripts/setup.sh)");
+    let msg =
+        format!("{name} is not installed; install it with `{install}` (or run scripts/setup.sh)");
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{msg}");
     }

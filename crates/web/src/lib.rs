@@ -51,7 +51,9 @@ pub type Body = Full<Bytes>;
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    #[error("cannot listen on {addr}: the port is already in use; choose another with --listen (port 0 picks a free one)")]
+    #[error(
+        "cannot listen on {addr}: the port is already in use; choose another with --listen (port 0 picks a free one)"
+    )]
     InUse { addr: String },
     #[error("cannot listen on {addr}: {err}")]
     Bind { addr: String, err: std::io::Error },
@@ -59,10 +61,17 @@ pub enum WebError {
 
 /// Binds a listener, with an error that says what to do.
 pub async fn bind(addr: &str) -> Result<TcpListener, WebError> {
-    TcpListener::bind(addr).await.map_err(|err| match err.kind() {
-        std::io::ErrorKind::AddrInUse => WebError::InUse { addr: addr.to_owned() },
-        _ => WebError::Bind { addr: addr.to_owned(), err },
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::AddrInUse => WebError::InUse {
+                addr: addr.to_owned(),
+            },
+            _ => WebError::Bind {
+                addr: addr.to_owned(),
+                err,
+            },
+        })
 }
 
 /// Prints the one line supervisors, scripts and tests wait for.
@@ -76,7 +85,10 @@ pub fn announce(addr: SocketAddr) {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -140,13 +152,19 @@ where
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections were still busy after the grace period");
     }
 }
 
 /// Reads the request body, refusing (413) a declared or actual length above `limit`.
-pub async fn read_body(req: hyper::Request<Incoming>, limit: usize) -> Result<(hyper::http::request::Parts, Bytes), app::AppError> {
+pub async fn read_body(
+    req: hyper::Request<Incoming>,
+    limit: usize,
+) -> Result<(hyper::http::request::Parts, Bytes), app::AppError> {
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
@@ -158,13 +176,20 @@ pub async fn read_body(req: hyper::Request<Incoming>, limit: usize) -> Result<(h
     let (parts, body) = req.into_parts();
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok((parts, c.to_bytes())),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(app::AppError::TooLarge),
-        Err(_) => Err(app::AppError::BadRequest("The request body could not be read.")),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(app::AppError::TooLarge)
+        }
+        Err(_) => Err(app::AppError::BadRequest(
+            "The request body could not be read.",
+        )),
     }
 }
 
 /// A header as text, if present and visible ASCII.
-pub fn header<'a>(parts: &'a hyper::http::request::Parts, name: HeaderName) -> Option<&'a str> {
+pub fn header(parts: &hyper::http::request::Parts, name: HeaderName) -> Option<&str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -189,7 +214,8 @@ pub fn to_app<'a>(parts: &'a hyper::http::request::Parts, body: &'a [u8]) -> app
 pub fn from_app(resp: app::Response, served_by: &HeaderValue) -> hyper::Response<Body> {
     let timing = resp.timing.header_value();
     let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
-    *out.status_mut() = hyper::StatusCode::from_u16(resp.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = out.headers_mut();
     for (name, value) in resp.headers {
         // Values come from our own code (ids, fixed strings, escaped paths);
@@ -199,10 +225,10 @@ pub fn from_app(resp: app::Response, served_by: &HeaderValue) -> hyper::Response
         }
     }
     h.insert(HeaderName::from_static("x-served-by"), served_by.clone());
-    if let Ok(v) = HeaderValue::from_str(&timing) {
-        if !timing.is_empty() {
-            h.insert(HeaderName::from_static("server-timing"), v);
-        }
+    if !timing.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&timing)
+    {
+        h.insert(HeaderName::from_static("server-timing"), v);
     }
     out
 }

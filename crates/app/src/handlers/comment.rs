@@ -23,11 +23,15 @@ pub fn post(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Res
         return Err(AppError::BadRequest("A comment cannot be empty."));
     }
     if text.chars().count() > model::render::MAX_COMMENT_CHARS {
-        return Err(AppError::BadRequest("A comment can be at most 2000 characters."));
+        return Err(AppError::BadRequest(
+            "A comment can be at most 2000 characters.",
+        ));
     }
     let now = model::time::now();
     let comment_id = ctx
-        .io("query", |s| model::queries::add_comment(s.db, id, viewer.user_id, text, now))?
+        .io("query", |s| {
+            model::queries::add_comment(s.db, id, viewer.user_id, text, now)
+        })?
         .ok_or(AppError::NotFound("No photo with that id."))?;
     if ctx.svc.cache.enabled() {
         publish_photo(ctx, id)?;
@@ -43,7 +47,9 @@ fn publish_photo(ctx: &mut Ctx<'_, '_>, id: i64) -> AppResult<()> {
     };
     let key = photo::key(id);
     let version = page.version as u64;
-    let data = ctx.cpu("encode", || serde_json::to_vec(&page)).map_err(|e| AppError::Internal(e.to_string()))?;
+    let data = ctx
+        .cpu("encode", || serde_json::to_vec(&page))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let html = ctx.cpu("render", || model::render::photo(None, &page))?;
     ctx.io("cache-set", |s| {
         s.cache.publish(&format!("data:{key}"), &data, version);

@@ -4,5 +4,10 @@
 use crate::http::Response;
 
 pub fn get() -> Response {
-    Response { status: 200, headers: vec![("content-type", "text/plain; charset=utf-8".into())], body: b"ok\n".to_vec(), timing: Default::default() }
+    Response {
+        status: 200,
+        headers: vec![("content-type", "text/plain; charset=utf-8".into())],
+        body: b"ok\n".to_vec(),
+        timing: Default::default(),
+    }
 }

@@ -36,21 +36,32 @@ pub(crate) fn same_origin(req: &Request<'_>) -> AppResult<()> {
 }
 
 fn set_cookie(ctx: &Ctx<'_, '_>, id: &str, max_age: i64) -> String {
-    let secure = if ctx.svc.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if ctx.svc.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{COOKIE}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")
 }
 
 pub fn login(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Response> {
     same_origin(req)?;
     let form = ctx.cpu("parse", || http::form_body(req))?;
-    let (Some(username), Some(password)) = (http::field(&form, "username"), http::field(&form, "password")) else {
-        return Err(AppError::BadRequest("The login form needs a username and a password."));
+    let (Some(username), Some(password)) = (
+        http::field(&form, "username"),
+        http::field(&form, "password"),
+    ) else {
+        return Err(AppError::BadRequest(
+            "The login form needs a username and a password.",
+        ));
     };
     if username.len() > 64 || password.len() > 256 {
         return Err(AppError::BadRequest("Username or password too long."));
     }
     let creds = ctx.io("query", |s| model::queries::credentials(s.db, username))?;
-    let hash = creds.as_ref().map_or(model::password::DUMMY_HASH, |c| c.password_hash.as_str());
+    let hash = creds
+        .as_ref()
+        .map_or(model::password::DUMMY_HASH, |c| c.password_hash.as_str());
     let ok = ctx.cpu("password", || model::password::verify(password, hash));
     let Some(c) = creds.filter(|_| ok) else {
         return Err(AppError::Unauthorized("Wrong username or password."));
@@ -60,7 +71,11 @@ pub fn login(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Response> {
         let old = old.to_owned();
         ctx.io("session", |s| s.sessions.delete(&old))?;
     }
-    let user = SessionUser { user_id: c.user_id, username: c.username, display_name: c.display_name };
+    let user = SessionUser {
+        user_id: c.user_id,
+        username: c.username,
+        display_name: c.display_name,
+    };
     let (now, ttl) = (model::time::now(), ctx.svc.config.session_ttl);
     let id = ctx.io("session", |s| s.sessions.create(&user, now, ttl))?;
     Ok(Response::see_other("/".into()).with("set-cookie", set_cookie(ctx, &id, ttl)))
@@ -81,8 +96,16 @@ mod tests {
 
     #[test]
     fn origin_check() {
-        let mut r = Request { method: "POST", path: "/login", host: Some("127.0.0.1:8002"), ..Default::default() };
-        assert!(same_origin(&r).is_ok(), "no Origin, no Referer: not a browser");
+        let mut r = Request {
+            method: "POST",
+            path: "/login",
+            host: Some("127.0.0.1:8002"),
+            ..Default::default()
+        };
+        assert!(
+            same_origin(&r).is_ok(),
+            "no Origin, no Referer: not a browser"
+        );
         r.origin = Some("http://127.0.0.1:8002");
         assert!(same_origin(&r).is_ok());
         r.origin = Some("https://evil.example");

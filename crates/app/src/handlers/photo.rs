@@ -10,7 +10,9 @@ pub(crate) fn parse_id(s: &str) -> AppResult<i64> {
     s.parse::<i64>()
         .ok()
         .filter(|n| *n > 0 && s.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or(AppError::BadRequest("A photo id is a positive whole number."))
+        .ok_or(AppError::BadRequest(
+            "A photo id is a positive whole number.",
+        ))
 }
 
 /// The canonical address of a photo page (what a comment write updates).
@@ -22,9 +24,19 @@ pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Resp
     let id = ctx.cpu("parse", || parse_id(id))?;
     ctx.load_viewer(req)?;
     let key = pages::page_key(req, str::is_empty);
-    let data = pages::page_data(ctx, key.as_deref(), |p: &model::PhotoPage| p.version as u64, |db| model::queries::photo_page(db, id))?
-        .ok_or(AppError::NotFound("No photo with that id."))?;
+    let data = pages::page_data(
+        ctx,
+        key.as_deref(),
+        |p: &model::PhotoPage| p.version as u64,
+        |db| model::queries::photo_page(db, id),
+    )?
+    .ok_or(AppError::NotFound("No photo with that id."))?;
     let viewer = ctx.viewer.clone();
     let html = ctx.cpu("render", || model::render::photo(viewer.as_ref(), &data))?;
-    Ok(pages::respond(ctx, key.as_deref(), data.version as u64, html))
+    Ok(pages::respond(
+        ctx,
+        key.as_deref(),
+        data.version as u64,
+        html,
+    ))
 }

@@ -12,7 +12,10 @@ use crate::http::Response;
 /// `[A-Za-z0-9_-]{1,64}.jpg`, nothing else.
 pub(crate) fn valid_name(file: &str) -> bool {
     file.strip_suffix(".jpg").is_some_and(|stem| {
-        (1..=64).contains(&stem.len()) && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        (1..=64).contains(&stem.len())
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     })
 }
 
@@ -26,7 +29,10 @@ pub fn get(ctx: &mut Ctx<'_, '_>, file: &str) -> AppResult<Response> {
         .ok_or(AppError::NotFound("No such photo file."))?;
     Ok(Response {
         status: 200,
-        headers: vec![("content-type", "image/jpeg".into()), ("cache-control", "public, max-age=86400".into())],
+        headers: vec![
+            ("content-type", "image/jpeg".into()),
+            ("cache-control", "public, max-age=86400".into()),
+        ],
         body: bytes,
         timing: Default::default(),
     })
@@ -39,7 +45,17 @@ mod tests {
         for ok in ["p0001.jpg", "a-b_c.jpg"] {
             assert!(super::valid_name(ok), "{ok}");
         }
-        for bad in ["../x.jpg", "..", "a/b.jpg", "a\\b.jpg", ".jpg", "p1.png", "p1.jpg\0", "%2e%2e.jpg", "p 1.jpg"] {
+        for bad in [
+            "../x.jpg",
+            "..",
+            "a/b.jpg",
+            "a\\b.jpg",
+            ".jpg",
+            "p1.png",
+            "p1.jpg\0",
+            "%2e%2e.jpg",
+            "p 1.jpg",
+        ] {
             assert!(!super::valid_name(bad), "{bad}");
         }
     }

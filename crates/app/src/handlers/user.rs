@@ -19,14 +19,21 @@ fn parse_page(query: Option<&str>) -> AppResult<u32> {
         Some(p) => p
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=model::queries::MAX_PAGE).contains(n) && p.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or(AppError::BadRequest("The page number must be a whole number from 1.")),
+            .filter(|n| {
+                (1..=model::queries::MAX_PAGE).contains(n) && p.bytes().all(|b| b.is_ascii_digit())
+            })
+            .ok_or(AppError::BadRequest(
+                "The page number must be a whole number from 1.",
+            )),
     }
 }
 
 /// The canonical query of a user page: none, or exactly `page=N` (N >= 2).
 fn canonical_query(q: &str) -> bool {
-    q.is_empty() || q.strip_prefix("page=").is_some_and(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) && n != "1")
+    q.is_empty()
+        || q.strip_prefix("page=").is_some_and(|n| {
+            !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) && n != "1"
+        })
 }
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Response> {
@@ -36,8 +43,17 @@ pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Re
         return Err(AppError::NotFound("No user by that name."));
     }
     let key = pages::page_key(req, canonical_query);
-    let data = pages::page_data(ctx, key.as_deref(), |_| 0, |db| model::queries::user_page(db, name, page))?
-        .ok_or(AppError::NotFound(if page > 1 { "That user has no photos on that page." } else { "No user by that name." }))?;
+    let data = pages::page_data(
+        ctx,
+        key.as_deref(),
+        |_| 0,
+        |db| model::queries::user_page(db, name, page),
+    )?
+    .ok_or(AppError::NotFound(if page > 1 {
+        "That user has no photos on that page."
+    } else {
+        "No user by that name."
+    }))?;
     let viewer = ctx.viewer.clone();
     let html = ctx.cpu("render", || model::render::user(viewer.as_ref(), &data))?;
     Ok(pages::respond(ctx, key.as_deref(), 0, html))
@@ -57,7 +73,13 @@ mod tests {
         assert!(parse_page(Some("page=abc")).is_err());
         assert!(parse_page(Some("page=99999999999")).is_err());
         assert!(canonical_query("page=2") && canonical_query(""));
-        assert!(!canonical_query("page=1") && !canonical_query("page=02") && !canonical_query("page=2&x"));
-        assert!(plausible_username("user1") && !plausible_username("a b") && !plausible_username(""));
+        assert!(
+            !canonical_query("page=1")
+                && !canonical_query("page=02")
+                && !canonical_query("page=2&x")
+        );
+        assert!(
+            plausible_username("user1") && !plausible_username("a b") && !plausible_username("")
+        );
     }
 }

@@ -28,12 +28,17 @@ fn main() -> ExitCode {
     // "All resources initialized for each request": configuration first.
     let parsed = pre.time("init", || {
         let env = CgiEnv::from_vars(|k| std::env::var_os(k))?;
-        let db = std::env::var_os("FK_DB").map(PathBuf::from).unwrap_or_else(|| web::defaults::DB.into());
+        let db = std::env::var_os("FK_DB")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| web::defaults::DB.into());
         let photos = std::env::var_os("FK_PHOTOS")
             .map(PathBuf::from)
             .unwrap_or_else(|| model::schema::default_photos_dir(&db));
         let mut config = Config::new(photos);
-        if let Some(ttl) = std::env::var("FK_SESSION_TTL").ok().and_then(|v| v.parse().ok()) {
+        if let Some(ttl) = std::env::var("FK_SESSION_TTL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             config.session_ttl = ttl;
         }
         Ok::<_, EnvError>((env, db, config))
@@ -56,7 +61,7 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(env: &CgiEnv, db: &PathBuf, config: &Config, pre: &mut Timing) -> app::Response {
+fn serve(env: &CgiEnv, db: &std::path::Path, config: &Config, pre: &mut Timing) -> app::Response {
     // The body: refuse an oversized one without reading it.
     let len = env.content_length.unwrap_or(0);
     if len > app::MAX_BODY_BYTES {
@@ -64,7 +69,9 @@ fn serve(env: &CgiEnv, db: &PathBuf, config: &Config, pre: &mut Timing) -> app::
     }
     let mut body = vec![0u8; len];
     if std::io::stdin().lock().read_exact(&mut body).is_err() {
-        return app::error_response(&AppError::BadRequest("The request body is shorter than its Content-Length."));
+        return app::error_response(&AppError::BadRequest(
+            "The request body is shorter than its Content-Length.",
+        ));
     }
     // "... inc. db connection": a fresh connection, and with it every
     // prepared statement, for this one request.
@@ -76,9 +83,18 @@ fn serve(env: &CgiEnv, db: &PathBuf, config: &Config, pre: &mut Timing) -> app::
         }
     };
     let sessions = SqliteSessions { conn: &conn };
-    let photos = DiskPhotos { dir: config.photos_dir.clone() };
+    let photos = DiskPhotos {
+        dir: config.photos_dir.clone(),
+    };
     // One request per process: there is no other thread to lock out.
     let gil = Gil::off();
-    let svc = app::Services { db: &conn, sessions: &sessions, cache: &NoCache, photos: &photos, gil: &gil, config };
+    let svc = app::Services {
+        db: &conn,
+        sessions: &sessions,
+        cache: &NoCache,
+        photos: &photos,
+        gil: &gil,
+        config,
+    };
     app::handle(&svc, &env.request(&body))
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the system packages FlickrKillr's stages, tests and benchmarks
+# use, if any is missing. Idempotent: a second run installs nothing.
+#
+#   nginx      stage-3/4's load balancer and memcached front (needs the
+#              memcached, upstream hash and keepalive modules: Debian's build has them)
+#   memcached  stage-4's cache
+#   lighttpd   proves stage-1 is real CGI (tests run it with mod_cgi)
+#   ab, wrk    the reference load tools compare.sh measures against
+#   sqlite3    to look inside the database by hand
+#
+# Debian/Ubuntu only (apt-get). As root, or with sudo.
+set -euo pipefail
+
+declare -A need=(
+  [nginx]=nginx
+  [memcached]=memcached
+  [lighttpd]=lighttpd
+  [ab]=apache2-utils
+  [wrk]=wrk
+  [sqlite3]=sqlite3
+)
+missing=()
+for tool in "${!need[@]}"; do
+  if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
+    missing+=("${need[$tool]}")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup.sh: missing ${missing[*]} and no apt-get here; install them with your package manager" >&2
+  exit 1
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup.sh: run as root (or install sudo) to install ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+echo "setup.sh: installing ${missing[*]}" >&2
+# The packages would start system-wide nginx/lighttpd/memcached services on
+# ports 80 and 11211; the stages start their own, on free ports. A
+# policy-rc.d that says "no" keeps the installation from starting any.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  made_policy=1
+fi
+cleanup() { if [ "$made_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup.sh: done" >&2

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly what CI runs (.ci/run calls this script).
+#
+#   1. installs missing system packages (scripts/setup.sh)
+#   2. cargo fmt --check, clippy with warnings denied
+#   3. cargo test --workspace (unit, contract, lighttpd, fault tests)
+#   4. the full-size data set once: 100,000 users in at most 5 s, exact counts
+#
+# Tests need nginx, memcached and lighttpd; under CI=true a missing one is
+# a failure, never a silent skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "system packages"
+scripts/setup.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace
+
+step "full-size seeding: 100k users, indexes included, in at most 5 s (release build)"
+cargo build --release -p seed
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+line=$(./target/release/seed --users 100000 --out "$tmp/full.db" | tail -n 1)
+echo "$line"
+secs=$(echo "$line" | sed -n 's/.*; \([0-9.]*\) s$/\1/p')
+users=$(sqlite3 "$tmp/full.db" 'SELECT count(*) FROM users')
+range=$(sqlite3 "$tmp/full.db" 'SELECT min(n) || ".." || max(n) FROM (SELECT count(*) n FROM photos GROUP BY user_id)')
+with_photos=$(sqlite3 "$tmp/full.db" 'SELECT count(DISTINCT user_id) FROM photos')
+echo "users=$users photos-per-user=$range users-with-photos=$with_photos seconds=$secs"
+[ "$users" = 100000 ] && [ "$with_photos" = 100000 ] || { echo "FAIL: expected 100000 users, each with photos" >&2; exit 1; }
+[ "$range" = "10..20" ] || { echo "FAIL: photos per user $range, expected 10..20" >&2; exit 1; }
+awk -v s="$secs" 'BEGIN { exit !(s <= 5.0) }' || { echo "FAIL: seeding took $secs s (> 5 s)" >&2; exit 1; }
+echo "full-size seeding: 1 passed, 0 failed"
