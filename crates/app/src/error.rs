@@ -22,6 +22,9 @@ pub enum AppError {
     /// The route exists with other methods (listed in `Allow`): 405.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// The body did not arrive in time: 408.
+    #[error("request body timed out")]
+    Timeout,
     /// Body over [`crate::MAX_BODY_BYTES`]: 413.
     #[error("request body too large")]
     TooLarge,
@@ -45,6 +48,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::MethodNotAllowed(_) => 405,
+            AppError::Timeout => 408,
             AppError::TooLarge => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::Internal(_) => 500,
@@ -60,6 +64,7 @@ impl AppError {
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
+            408 => "Request Timeout",
             413 => "Payload Too Large",
             415 => "Unsupported Media Type",
             503 => "Service Unavailable",
@@ -75,6 +80,7 @@ impl AppError {
             | AppError::Forbidden(s)
             | AppError::NotFound(s) => s,
             AppError::MethodNotAllowed(_) => "This address does not accept that method.",
+            AppError::Timeout => "The request body did not arrive in time.",
             AppError::TooLarge => "The request body is larger than this site accepts (16 KiB).",
             AppError::UnsupportedMediaType => {
                 "Forms must be sent as application/x-www-form-urlencoded."

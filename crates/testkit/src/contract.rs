@@ -305,6 +305,90 @@ pub fn headers(s: &Running, _site: &Site) {
     assert!(r.header("content-length").is_some() || r.header("transfer-encoding").is_some());
 }
 
+/// Comments in the database, counted directly.
+fn comment_rows(site: &Site) -> i64 {
+    site.conn()
+        .query_row("SELECT count(*) FROM comments", [], |r| r.get(0))
+        .expect("count")
+}
+
+/// `n` comments posted concurrently by 8 logged-in visitors → exactly `n`
+/// new rows, each visible on its photo page afterwards. No lost writes.
+pub fn no_lost_writes(s: &Running, site: &Site, n: usize) {
+    const WRITERS: usize = 8;
+    let photos: Vec<i64> = {
+        let c = site.conn();
+        let mut st = c
+            .prepare("SELECT id FROM photos ORDER BY id DESC LIMIT 40")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let before = comment_rows(site);
+    let tag = format!("w{}x", std::process::id());
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            let (photos, tag) = (&photos, &tag);
+            scope.spawn(move || {
+                let cookie = login(s, &format!("user{}", w + 1));
+                for i in (w..n).step_by(WRITERS) {
+                    let photo = photos[i % photos.len()];
+                    let r = post(
+                        s,
+                        &format!("/photo/{photo}/comments"),
+                        &format!("body={tag}{i}end"),
+                        Some(&cookie),
+                    );
+                    assert_eq!(r.status, 303, "comment {i}: {}", r.text());
+                }
+            });
+        }
+    });
+    assert_eq!(
+        comment_rows(site) - before,
+        n as i64,
+        "exactly {n} new rows"
+    );
+    let mut seen = 0;
+    for p in &photos {
+        let page = get(s, &format!("/photo/{p}")).text();
+        seen += (0..n)
+            .filter(|i| page.contains(&format!("{tag}{i}end")))
+            .count();
+    }
+    assert_eq!(seen, n, "every comment visible on its photo page");
+}
+
+/// A comment acknowledged with its redirect is still in the database after
+/// the stage is killed with SIGKILL right after.
+pub fn durable_after_sigkill(s: Running, site: &Site) {
+    let cookie = login(&s, "user6");
+    let body = format!("durable{}", std::process::id());
+    let r = post(
+        &s,
+        "/photo/1/comments",
+        &format!("body={body}"),
+        Some(&cookie),
+    );
+    assert_eq!(r.status, 303);
+    crate::signal(s.pid(), libc::SIGKILL);
+    drop(s);
+    let n: i64 = site
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM comments WHERE body = ?1",
+            [&body],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "the acknowledged comment survived SIGKILL");
+}
+
+/// Writes in the contract suite: small enough for CI, big enough to race.
+pub const CONTRACT_WRITES: usize = 200;
+
 /// One `#[test]` per contract check, for the stage `$start` launches:
 /// `testkit::contract_suite!(|site: &testkit::Site| testkit::Running::start(BIN, &site.args(&[])));`
 #[macro_export]
@@ -338,6 +422,18 @@ macro_rules! contract_suite {
             #[test]
             fn headers() {
                 run($crate::contract::headers)
+            }
+            #[test]
+            fn no_lost_writes() {
+                run(|s, site| {
+                    $crate::contract::no_lost_writes(s, site, $crate::contract::CONTRACT_WRITES)
+                })
+            }
+            #[test]
+            fn acknowledged_write_survives_sigkill() {
+                let site = $crate::Site::new($crate::contract::USERS);
+                let start: fn(&$crate::Site) -> $crate::Running = $start;
+                $crate::contract::durable_after_sigkill(start(&site), &site);
             }
         }
     };

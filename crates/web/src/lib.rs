@@ -38,6 +38,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// 431 past it. Browsers send 1–2 KB; 16 KiB leaves room for big cookies.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// A request body must arrive within this time once its head has: a client
+/// that announces a length and then stalls would otherwise hold the
+/// connection forever (hyper times out heads, not bodies).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long graceful shutdown waits for in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -160,7 +165,8 @@ where
     }
 }
 
-/// Reads the request body, refusing (413) a declared or actual length above `limit`.
+/// Reads the request body, refusing (413) a declared or actual length above
+/// `limit`, and giving up (408) on a body that does not arrive in time.
 pub async fn read_body(
     req: hyper::Request<Incoming>,
     limit: usize,
@@ -174,17 +180,18 @@ pub async fn read_body(
         return Err(app::AppError::TooLarge);
     }
     let (parts, body) = req.into_parts();
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok((parts, c.to_bytes())),
-        Err(e)
+    match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await {
+        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+        Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             Err(app::AppError::TooLarge)
         }
-        Err(_) => Err(app::AppError::BadRequest(
+        Ok(Err(_)) => Err(app::AppError::BadRequest(
             "The request body could not be read.",
         )),
+        Err(_) => Err(app::AppError::Timeout),
     }
 }
 
