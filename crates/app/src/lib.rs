@@ -32,6 +32,9 @@ pub mod http;
 pub mod sessions;
 pub mod timing;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 mod ctx;
 mod handlers;
 mod pages;

@@ -16,5 +16,6 @@
 //!   request with the RFC 3875 environment, streams the body to its stdin,
 //!   parses the header block it prints and answers.
 
+pub mod fuzzing;
 pub mod host;
 pub mod program;
