@@ -15,6 +15,7 @@ export RUSTC_BOOTSTRAP=1
 status=0
 for t in "${targets[@]}"; do
   echo "==> $t for ${secs}s" >&2
+  mkdir -p "fuzz/corpus/$t" "fuzz/regressions/$t"
   before=$(ls fuzz/corpus/$t | wc -l)
   art=$(mktemp -d)
   if ! cargo fuzz run --release "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -artifact_prefix="$art/" -max_len=4096 2> "$art/log"; then
