@@ -53,7 +53,12 @@ impl Conn {
         let stream = TcpStream::connect(addr).await?;
         // Requests go out in one write; never let Nagle hold one back.
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, buf: vec![0; BUF], start: 0, end: 0 })
+        Ok(Conn {
+            stream,
+            buf: vec![0; BUF],
+            start: 0,
+            end: 0,
+        })
     }
 
     /// The buffer the last head was parsed from (its ranges index this).
@@ -63,13 +68,20 @@ impl Conn {
 
     /// Sends `req` and reads one response. The body is appended to `sink`
     /// if given, else skipped. After an error the connection is unusable.
-    pub async fn exchange(&mut self, req: &[u8], mut sink: Option<&mut Vec<u8>>) -> Result<Exchange, ExchangeError> {
+    pub async fn exchange(
+        &mut self,
+        req: &[u8],
+        mut sink: Option<&mut Vec<u8>>,
+    ) -> Result<Exchange, ExchangeError> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        self.stream.write_all(req).await.map_err(ExchangeError::Write)?;
+        self.stream
+            .write_all(req)
+            .await
+            .map_err(ExchangeError::Write)?;
         let head = loop {
             if self.end > 0 {
                 let all = None;
@@ -83,7 +95,11 @@ impl Conn {
                 }
                 self.buf.resize(self.buf.len() * 2, 0);
             }
-            let n = self.stream.read(&mut self.buf[self.end..]).await.map_err(ExchangeError::Read)?;
+            let n = self
+                .stream
+                .read(&mut self.buf[self.end..])
+                .await
+                .map_err(ExchangeError::Read)?;
             if n == 0 {
                 return Err(ExchangeError::Closed);
             }
@@ -99,7 +115,11 @@ impl Conn {
                 self.buf.resize(head.len + MIN_BODY_ROOM, 0);
             }
             loop {
-                let n = self.stream.read(&mut self.buf[head.len..]).await.map_err(ExchangeError::Read)?;
+                let n = self
+                    .stream
+                    .read(&mut self.buf[head.len..])
+                    .await
+                    .map_err(ExchangeError::Read)?;
                 if n == 0 {
                     body.eof()?;
                     self.end = head.len;

@@ -21,9 +21,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if num_end == 0 {
             return Err(format!("{s:?}: expected a number at {rest:?}"));
         }
-        let n: f64 = rest[..num_end].parse().map_err(|_| format!("{s:?}: bad number {:?}", &rest[..num_end]))?;
+        let n: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("{s:?}: bad number {:?}", &rest[..num_end]))?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ms" => 0.001,
             "s" | "sec" | "secs" => 1.0,

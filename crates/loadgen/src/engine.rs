@@ -3,8 +3,8 @@
 //!
 //! Why this shape: like wrk, the client must cost as little CPU as possible
 //! on a 2-core machine where it competes with the server. No work-stealing
-//! scheduler, no locks, no atomics read-modify-write on the hot path, no
-//! allocation per request (the request bytes of `--mix single` are
+//! scheduler, no locks, no atomic read-modify-write on the hot path (except
+//! the shared ticket counter of `--requests N`), no allocation per request (the request bytes of `--mix single` are
 //! serialised once; responses are parsed in place).
 
 use std::cell::{Cell, RefCell};
@@ -34,8 +34,11 @@ const TICK: Duration = Duration::from_millis(100);
 /// What the requests are.
 pub(crate) enum Requests {
     /// The same bytes every time.
-    Single { bytes: Vec<u8>, kind: Kind },
-    Weighted(Weighted),
+    Single {
+        bytes: Vec<u8>,
+        kind: Kind,
+    },
+    Weighted(Box<Weighted>),
 }
 
 /// Everything the workers share, read-only.
@@ -63,6 +66,9 @@ pub(crate) struct Plan {
 #[repr(align(128))]
 #[derive(Default)]
 pub(crate) struct Slot {
+    /// Responses, warm-up included (for the progress line's rate).
+    pub seen: AtomicU64,
+    /// Counted responses.
     pub requests: AtomicU64,
     pub errors: AtomicU64,
 }
@@ -84,7 +90,7 @@ pub struct Progress {
     pub elapsed: f64,
     pub requests: u64,
     pub errors: u64,
-    /// Over the last refresh interval.
+    /// Responses per second over the last refresh interval (warm-up included).
     pub rps: f64,
     pub warming_up: bool,
 }
@@ -97,10 +103,10 @@ pub(crate) fn build_plan(cfg: &Config, target: Target, requests: Requests) -> Re
     if cfg.threads == 0 {
         return invalid("--threads must be at least 1");
     }
-    if let Some(r) = cfg.rate {
-        if !r.is_finite() || r <= 0.0 {
-            return invalid("--rate must be a positive number of requests per second");
-        }
+    if let Some(r) = cfg.rate
+        && (!r.is_finite() || r <= 0.0)
+    {
+        return invalid("--rate must be a positive number of requests per second");
     }
     match cfg.limit {
         Limit::Duration(d) if d.is_zero() => return invalid("--duration must be more than 0"),
@@ -182,6 +188,7 @@ pub(crate) fn execute(
         }
         let now = Instant::now();
         let requests: u64 = shared.slots.iter().map(|s| s.requests.load(Relaxed)).sum();
+        let seen: u64 = shared.slots.iter().map(|s| s.seen.load(Relaxed)).sum();
         let errors: u64 = shared.slots.iter().map(|s| s.errors.load(Relaxed)).sum();
         let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
         let warming_up = now < plan.measure_start;
@@ -194,17 +201,20 @@ pub(crate) fn execute(
             elapsed,
             requests,
             errors,
-            rps: requests.saturating_sub(last.1) as f64 / dt,
+            rps: seen.saturating_sub(last.1) as f64 / dt,
             warming_up,
         });
-        last = (now, requests);
+        last = (now, seen);
         if handles.iter().all(|h| h.is_finished()) {
             break;
         }
     }
     let results = handles
         .into_iter()
-        .map(|h| h.join().map_err(|_| Error::Config("a worker thread panicked".into()))?)
+        .map(|h| {
+            h.join()
+                .map_err(|_| Error::Config("a worker thread panicked".into()))?
+        })
         .collect::<Result<Vec<Stats>, Error>>()?;
     let measured = match plan.limit {
         Limit::Duration(d) => {
@@ -232,7 +242,8 @@ fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error
         .build()
         .map_err(Error::Io)?;
     let local = LocalSet::new();
-    let stats = Rc::new(RefCell::new(Stats::new(plan.rate.is_some())));
+    let single = matches!(plan.requests, Requests::Single { .. });
+    let stats = Rc::new(RefCell::new(Stats::new(plan.rate.is_some(), single)));
     let live = Rc::new(Cell::new(0usize));
     let all_done = Rc::new(Notify::new());
     local.block_on(&rt, async {
@@ -279,7 +290,7 @@ fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error
     // Dropping the LocalSet drops the VU tasks still running (in-flight
     // requests past the deadline are not counted, as in wrk).
     drop(local);
-    let out = stats.replace(Stats::new(false));
+    let out = stats.replace(Stats::new(false, single));
     Ok(out)
 }
 
@@ -307,9 +318,20 @@ impl VuTask {
         // k, k + C, k + 2C... of the global sequence, request j being due at
         // t0 + j / rate: the whole run sends `rate` requests a second, evenly spaced.
         let mut seq = self.k as u64;
+        let mut last_end: Option<Instant> = None;
+        let guard = tokio::time::sleep(plan.timeout);
+        tokio::pin!(guard);
         loop {
+            // Open loop: `Some(due)` when this VU is late (its last answer
+            // came after this request's due time): the server held it back,
+            // so latency counts from `due`, queue included. An early VU
+            // sleeps until `due` and counts from when it actually sends:
+            // tokio's timer fires up to 1 ms late, and that is the tool's
+            // delay, not the server's.
+            let mut open_loop = false;
             let intended = match plan.rate {
                 Some(rate) => {
+                    open_loop = true;
                     let due = plan.t0 + Duration::from_secs_f64(seq as f64 / rate);
                     seq += plan.concurrency as u64;
                     if plan.deadline.is_some_and(|d| due >= d) {
@@ -317,15 +339,23 @@ impl VuTask {
                     }
                     if due > Instant::now() {
                         tokio::time::sleep_until(due.into()).await;
+                        None
+                    } else {
+                        Some(due)
                     }
-                    Some(due)
                 }
                 None => None,
             };
             if self.shared.stop.load(Relaxed) {
                 break;
             }
-            let start = Instant::now();
+            // Closed loop on a live connection: nothing happened since the
+            // last answer, so its clock reading is this request's start (one
+            // clock read per request instead of two).
+            let start = match last_end.take() {
+                Some(t) if !open_loop => t,
+                _ => Instant::now(),
+            };
             if plan.deadline.is_some_and(|d| start >= d) {
                 break;
             }
@@ -337,14 +367,22 @@ impl VuTask {
             let (bytes, kind): (&[u8], Kind) = match (&plan.requests, vu.as_mut()) {
                 (Requests::Single { bytes, kind }, _) => (bytes, *kind),
                 (Requests::Weighted(w), Some(vu)) => {
-                    let kind = vu.next(w, &plan.target.host_header, &plan.extra_headers, close, &mut req);
+                    let kind = vu.next(
+                        w,
+                        &plan.target.host_header,
+                        &plan.extra_headers,
+                        close,
+                        &mut req,
+                    );
                     (&req, kind)
                 }
                 (Requests::Weighted(_), None) => unreachable!("weighted plans make a Vu"),
             };
             let c = match conn.as_mut() {
                 Some(c) => c,
-                None => match tokio::time::timeout(plan.timeout, Conn::connect(plan.target.addr)).await {
+                None => match tokio::time::timeout(plan.timeout, Conn::connect(plan.target.addr))
+                    .await
+                {
                     Ok(Ok(c)) => {
                         self.stats.borrow_mut().connections += 1;
                         conn.insert(c)
@@ -360,44 +398,69 @@ impl VuTask {
                     }
                 },
             };
-            let result = tokio::time::timeout(plan.timeout, c.exchange(bytes, None)).await;
+            // One timer per VU, pushed forward for each request: moving a
+            // tokio timer later is a single atomic update (no timer-wheel
+            // insert and remove per request, as `tokio::time::timeout` does).
+            guard
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(start + plan.timeout));
+            let result = tokio::select! {
+                biased;
+                r = c.exchange(bytes, None) => Some(r),
+                _ = guard.as_mut() => None,
+            };
             let end = Instant::now();
+            last_end = Some(end);
             let counted = if count_mode {
                 ticket
             } else {
                 end >= plan.measure_start && plan.deadline.is_none_or(|d| end < d)
             };
             match result {
-                Ok(Ok(ex)) => {
+                Some(Ok(ex)) => {
                     if let Some(vu) = vu.as_mut() {
                         let sid = ex.head.sid.clone().map(|r| &c.head_buf()[r]);
                         vu.on_response(kind, ex.head.status, sid);
                     }
+                    let slot = &self.shared.slots[self.thread];
+                    {
+                        let mut st = self.stats.borrow_mut();
+                        st.seen += 1;
+                        slot.seen.store(st.seen, Relaxed);
+                    }
                     if counted {
                         let latency = end.duration_since(intended.unwrap_or(start));
-                        let uncorrected = intended.map(|_| micros(end - start));
+                        let uncorrected = open_loop.then(|| micros(end - start));
                         let mut st = self.stats.borrow_mut();
-                        st.response(kind, &ex.head, c.head_buf(), ex.bytes, micros(latency), uncorrected);
-                        let slot = &self.shared.slots[self.thread];
+                        st.response(
+                            kind,
+                            &ex.head,
+                            c.head_buf(),
+                            ex.bytes,
+                            micros(latency),
+                            uncorrected,
+                        );
                         slot.requests.store(st.requests, Relaxed);
                         if !crate::stats::status_ok(ex.head.status) {
                             slot.errors.fetch_add(1, Relaxed);
                         }
                         if count_mode {
-                            self.shared.last_end_ns.fetch_max(nanos_since(plan.t0, end), Relaxed);
+                            self.shared
+                                .last_end_ns
+                                .fetch_max(nanos_since(plan.t0, end), Relaxed);
                         }
                     }
                     if close || !ex.head.keep_alive {
                         conn = None;
                     }
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     conn = None;
                     if counted {
                         self.fail(kind, classify(&e), true);
                     }
                 }
-                Err(_) => {
+                None => {
                     conn = None;
                     if counted {
                         self.fail(kind, ErrorKind::Timeout, true);
@@ -421,7 +484,9 @@ impl VuTask {
         self.stats.borrow_mut().error(kind, err);
         self.shared.slots[self.thread].errors.fetch_add(1, Relaxed);
         if matches!(plan.limit, Limit::Requests(_)) {
-            self.shared.last_end_ns.fetch_max(nanos_since(plan.t0, now), Relaxed);
+            self.shared
+                .last_end_ns
+                .fetch_max(nanos_since(plan.t0, now), Relaxed);
         }
     }
 }

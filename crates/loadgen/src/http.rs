@@ -85,7 +85,9 @@ fn trim(v: &[u8]) -> &[u8] {
 
 /// Whether a comma-separated header value contains `token` (case-insensitive).
 fn has_token(value: &[u8], token: &str) -> bool {
-    value.split(|&b| b == b',').any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
+    value
+        .split(|&b| b == b',')
+        .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
 }
 
 fn parse_u64(v: &[u8]) -> Option<u64> {
@@ -251,7 +253,11 @@ impl Body {
     /// Consumes body bytes from the start of `data` and returns how many
     /// belonged to this body (the rest, if any, is the next response).
     /// The payload (chunk framing removed) is appended to `sink` if given.
-    pub fn feed(&mut self, data: &[u8], mut sink: Option<&mut Vec<u8>>) -> Result<usize, HttpError> {
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        mut sink: Option<&mut Vec<u8>>,
+    ) -> Result<usize, HttpError> {
         let mut i = 0;
         while i < data.len() {
             match &mut self.state {
@@ -315,7 +321,10 @@ fn step_chunk(c: Chunk, b: u8) -> Result<BodyState, HttpError> {
                     return Err(HttpError::Chunked);
                 }
                 let d = (b as char).to_digit(16).unwrap_or(0);
-                next(Chunk::Size { n: n * 16 + u64::from(d), digits: digits + 1 })
+                next(Chunk::Size {
+                    n: n * 16 + u64::from(d),
+                    digits: digits + 1,
+                })
             }
             b';' | b' ' | b'\t' if digits > 0 => next(Chunk::Ext { n }),
             b'\r' => {
@@ -341,7 +350,11 @@ fn step_chunk(c: Chunk, b: u8) -> Result<BodyState, HttpError> {
             b'\n' => Ok(BodyState::Done),
             _ => next(Chunk::TrailerLine),
         },
-        Chunk::TrailerLine => next(if b == b'\n' { Chunk::TrailerStart } else { Chunk::TrailerLine }),
+        Chunk::TrailerLine => next(if b == b'\n' {
+            Chunk::TrailerStart
+        } else {
+            Chunk::TrailerLine
+        }),
         Chunk::TrailerLf if b == b'\n' => Ok(BodyState::Done),
         _ => Err(HttpError::Chunked),
     }
@@ -363,7 +376,10 @@ pub fn write_request(
 ) {
     out.clear();
     let mut s = String::with_capacity(160 + path.len() + extra.len());
-    let _ = write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n");
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+    );
     if let Some(c) = cookie {
         let _ = write!(s, "Cookie: {c}\r\n");
     }
@@ -405,7 +421,9 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
 fn encode_component(s: &str, out: &mut String) {
     for &b in s.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => {
                 let _ = write!(out, "%{b:02X}");
@@ -431,10 +449,11 @@ pub fn server_timing(value: &[u8], mut f: impl FnMut(&str, f64)) {
                 continue;
             };
             if k.trim().eq_ignore_ascii_case("dur") {
-                if let Ok(ms) = v.trim().trim_matches('"').parse::<f64>() {
-                    if ms.is_finite() && ms >= 0.0 {
-                        f(name, ms);
-                    }
+                if let Ok(ms) = v.trim().trim_matches('"').parse::<f64>()
+                    && ms.is_finite()
+                    && ms >= 0.0
+                {
+                    f(name, ms);
                 }
                 break;
             }
@@ -454,22 +473,37 @@ mod tests {
     fn heads_and_framing() {
         let raw = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer-Timing: db;dur=1.5\r\nX-Served-By: stage-2 pid=7\r\n\r\nhello";
         let h = head(raw);
-        assert_eq!((h.status, h.framing, h.keep_alive), (200, Framing::Length(5), true));
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (200, Framing::Length(5), true)
+        );
         assert_eq!(&raw.as_bytes()[h.server_timing.unwrap()], b"db;dur=1.5");
         assert_eq!(&raw.as_bytes()[h.served_by.unwrap()], b"stage-2 pid=7");
         assert_eq!(h.len, raw.len() - 5);
 
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le", None).unwrap().is_none());
-        let h = head("HTTP/1.1 303 See Other\r\nSet-Cookie: sid=abc12; HttpOnly; Path=/\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Le", None)
+                .unwrap()
+                .is_none()
+        );
+        let h = head(
+            "HTTP/1.1 303 See Other\r\nSet-Cookie: sid=abc12; HttpOnly; Path=/\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         assert!(!h.keep_alive);
         let h2 = "HTTP/1.1 303 See Other\r\nSet-Cookie: sid=abc12; HttpOnly; Path=/\r\n\r\n";
         let hh = head(h2);
         assert_eq!(&h2.as_bytes()[hh.sid.unwrap()], b"sid=abc12");
         assert_eq!(hh.framing, Framing::UntilClose);
-        assert_eq!(head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").keep_alive, false);
-        assert_eq!(head("HTTP/1.1 304 Not Modified\r\n\r\n").framing, Framing::Empty);
+        assert!(!head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").keep_alive);
         assert_eq!(
-            head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 9\r\n\r\n").framing,
+            head("HTTP/1.1 304 Not Modified\r\n\r\n").framing,
+            Framing::Empty
+        );
+        assert_eq!(
+            head(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 9\r\n\r\n"
+            )
+            .framing,
             Framing::Chunked
         );
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", None).is_err());
@@ -502,14 +536,30 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(form_encode(&[("body", "a b&<é>")]), "body=a+b%26%3C%C3%A9%3E");
+        assert_eq!(
+            form_encode(&[("body", "a b&<é>")]),
+            "body=a+b%26%3C%C3%A9%3E"
+        );
         let mut got = Vec::new();
-        server_timing(b"init;dur=0.5, db-open;desc=\"x\";dur=1.25,cache-get, bad;dur=zz", |n, d| {
-            got.push((n.to_string(), d))
-        });
-        assert_eq!(got, vec![("init".to_string(), 0.5), ("db-open".to_string(), 1.25)]);
+        server_timing(
+            b"init;dur=0.5, db-open;desc=\"x\";dur=1.25,cache-get, bad;dur=zz",
+            |n, d| got.push((n.to_string(), d)),
+        );
+        assert_eq!(
+            got,
+            vec![("init".to_string(), 0.5), ("db-open".to_string(), 1.25)]
+        );
         let mut req = Vec::new();
-        write_request(&mut req, "POST", "/login", "h:1", Some("sid=1"), "", Some(b"a=b"), true);
+        write_request(
+            &mut req,
+            "POST",
+            "/login",
+            "h:1",
+            Some("sid=1"),
+            "",
+            Some(b"a=b"),
+            true,
+        );
         let s = String::from_utf8(req).unwrap();
         assert!(s.starts_with("POST /login HTTP/1.1\r\nHost: h:1\r\n"));
         assert!(s.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\na=b"));

@@ -23,7 +23,7 @@
 //!
 //! `loadgen verify URL --db PATH` checks that a stage serves the contract
 //! (byte-identical pages against `model::render`, headers, status codes of
-//! bad inputs, a write becoming visible): see [`verify`].
+//! bad inputs, a write becoming visible): see [`mod@verify`].
 //!
 //! ## Run it
 //!
@@ -50,10 +50,12 @@
 //! - Latency includes connecting when a request needs a new connection
 //!   (always with `--no-keepalive`, as ab without `-k`).
 //! - Open loop: request j is due at `start + j / rate`, spread over the
-//!   connections round-robin; a connection whose previous answer is late
-//!   sends at once, and the latency still counts from the due time. The
-//!   timer has 1 ms resolution, so corrected latencies carry up to ~1 ms of
-//!   scheduling jitter.
+//!   connections round-robin. A connection whose previous answer came after
+//!   the due time sends at once, and its latency counts from the due time
+//!   (the queue the server built is in the figure: no coordinated
+//!   omission). A connection that is early waits for the due time and counts
+//!   from when it sends; the wait uses tokio's timer, which has 1 ms
+//!   resolution, so sends are grouped per millisecond.
 //!
 //! ## JSON schema (`--json PATH`), `"schema": "flickrkillr-loadgen/1"`
 //!
@@ -213,12 +215,20 @@ pub fn run(cfg: &Config) -> Result<Report, Error> {
 
 /// [`run`], calling `progress` about ten times a second, and stopping early
 /// (with a report of what was measured) once `cancel` becomes true.
-pub fn run_with(cfg: &Config, progress: &mut dyn FnMut(&Progress), cancel: &AtomicBool) -> Result<Report, Error> {
+pub fn run_with(
+    cfg: &Config,
+    progress: &mut dyn FnMut(&Progress),
+    cancel: &AtomicBool,
+) -> Result<Report, Error> {
     let target = target::Target::parse(&cfg.url, cfg.allow_remote)?;
     let requests = match &cfg.mix {
         MixChoice::Single => {
             let mut bytes = Vec::new();
-            let extra: String = cfg.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+            let extra: String = cfg
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+                .collect();
             http::write_request(
                 &mut bytes,
                 "GET",
@@ -229,7 +239,10 @@ pub fn run_with(cfg: &Config, progress: &mut dyn FnMut(&Progress), cancel: &Atom
                 None,
                 !cfg.keepalive,
             );
-            engine::Requests::Single { bytes, kind: mix::Kind::of_path(&target.path) }
+            engine::Requests::Single {
+                bytes,
+                kind: mix::Kind::of_path(&target.path),
+            }
         }
         weighted => {
             let mut spec = match weighted {
@@ -246,12 +259,12 @@ pub fn run_with(cfg: &Config, progress: &mut dyn FnMut(&Progress), cancel: &Atom
                     cfg.mix.label()
                 ))
             })?;
-            engine::Requests::Weighted(mix::Weighted::new(spec, mix::Site::load(db)?))
+            engine::Requests::Weighted(Box::new(mix::Weighted::new(spec, mix::Site::load(db)?)))
         }
     };
     let plan = Arc::new(engine::build_plan(cfg, target, requests)?);
     let (per_thread, measured) = engine::execute(plan.clone(), progress, cancel)?;
-    let mut total = stats::Stats::new(cfg.rate.is_some());
+    let mut total = stats::Stats::new(cfg.rate.is_some(), matches!(cfg.mix, MixChoice::Single));
     for s in &per_thread {
         total.merge(s);
     }

@@ -33,7 +33,13 @@ use loadgen::{Config, Limit, MixChoice, defaults, parse_duration, report::thousa
 /// the last answer arrives); --rate switches to an open loop whose latencies
 /// count from each request's scheduled time.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -158,20 +164,27 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         let Some((k, v)) = h.split_once(':') else {
             bail!("--header {h:?}: expected \"Name: value\"");
         };
-        cfg.headers.push((k.trim().to_string(), v.trim().to_string()));
+        cfg.headers
+            .push((k.trim().to_string(), v.trim().to_string()));
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(cancel.clone());
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").context("progress template")?);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").context("progress template")?,
+        );
         bar
     } else {
         ProgressBar::hidden()
     };
     let mut progress = |p: &loadgen::Progress| {
-        let when = if p.warming_up { format!("warm-up {:.1}s", -p.elapsed) } else { format!("{:6.1}s", p.elapsed) };
+        let when = if p.warming_up {
+            format!("warm-up {:.1}s", -p.elapsed)
+        } else {
+            format!("{:6.1}s", p.elapsed)
+        };
         bar.set_message(format!(
             "{when}  {:>10} req/s  {:>12} requests  {} errors",
             thousands(p.rps as u64),
@@ -180,11 +193,13 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         ));
         bar.tick();
     };
-    let report = loadgen::run_with(&cfg, &mut progress, &cancel).with_context(|| format!("loading {url}"))?;
+    let report = loadgen::run_with(&cfg, &mut progress, &cancel)
+        .with_context(|| format!("loading {url}"))?;
     bar.finish_and_clear();
     print!("{}", report.summary());
     if let Some(path) = &a.json {
-        std::fs::write(path, report.to_json() + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.to_json() + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if cancel.load(Ordering::Relaxed) {
         eprintln!("loadgen: interrupted; the figures cover the time measured before Ctrl-C");
@@ -196,19 +211,24 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 /// The first Ctrl-C ends the run early (the report is still printed); a
 /// second one kills the process as usual.
 fn watch_ctrl_c(cancel: Arc<AtomicBool>) {
-    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
+    let _ = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            });
         });
-    });
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -223,7 +243,11 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         println!("all {} checks passed", report.checks.len());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("\n{} of {} checks FAILED:", failed.len(), report.checks.len());
+    println!(
+        "\n{} of {} checks FAILED:",
+        failed.len(),
+        report.checks.len()
+    );
     for c in failed {
         println!("  - {}: {}", c.name, c.detail);
     }

@@ -23,7 +23,8 @@
 //!   login fails carries on anonymously; one whose session is refused (401)
 //!   logs in again.
 //!
-//! Mix file (TOML or JSON, every key optional, defaults = `realistic`):
+//! Mix file (TOML or JSON, every key optional, defaults = `realistic`;
+//! `fixtures/mix-browse.toml` is an example):
 //!
 //! ```toml
 //! home = 10.0      # relative weights of the request kinds
@@ -56,8 +57,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] =
-        [Kind::Home, Kind::User, Kind::Photo, Kind::Static, Kind::Login, Kind::Comment, Kind::Other];
+    pub const ALL: [Kind; 7] = [
+        Kind::Home,
+        Kind::User,
+        Kind::Photo,
+        Kind::Static,
+        Kind::Login,
+        Kind::Comment,
+        Kind::Other,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -134,7 +142,10 @@ impl Default for MixSpec {
 impl MixSpec {
     /// Reads a `.toml` or `.json` mix file.
     pub fn from_file(path: &Path) -> Result<MixSpec, Error> {
-        let bad = |why: String| Error::Mix { path: path.to_path_buf(), why };
+        let bad = |why: String| Error::Mix {
+            path: path.to_path_buf(),
+            why,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let spec: MixSpec = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?,
@@ -215,9 +226,16 @@ impl Site {
         let users: u64 = model::schema::meta(&conn, "users")?
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| Error::Db(format!("{}: meta has no users count", db.display())))?;
-        let mut stmt = conn.prepare("SELECT id, file FROM photos ORDER BY id").map_err(model::ModelError::from)?;
+        let mut stmt = conn
+            .prepare("SELECT id, file FROM photos ORDER BY id")
+            .map_err(model::ModelError::from)?;
         let mut rows = stmt.query([]).map_err(model::ModelError::from)?;
-        let mut site = Site { users, photo_ids: Vec::new(), photo_file: Vec::new(), files: Vec::new() };
+        let mut site = Site {
+            users,
+            photo_ids: Vec::new(),
+            photo_file: Vec::new(),
+            files: Vec::new(),
+        };
         let mut index: std::collections::HashMap<String, u16> = Default::default();
         while let Some(row) = rows.next().map_err(model::ModelError::from)? {
             let id: i64 = row.get(0).map_err(model::ModelError::from)?;
@@ -234,7 +252,10 @@ impl Site {
             site.photo_file.push(fi);
         }
         if users == 0 || site.photo_ids.is_empty() {
-            return Err(Error::Db(format!("{}: no users or no photos", db.display())));
+            return Err(Error::Db(format!(
+                "{}: no users or no photos",
+                db.display()
+            )));
         }
         Ok(site)
     }
@@ -276,7 +297,11 @@ impl Zipf {
     pub fn new(n: u64, s: f64) -> Zipf {
         let n = n.max(1) as f64;
         let q = if s != 1.0 { 1.0 / (1.0 - s) } else { 0.0 };
-        let t = if s != 1.0 { (n.powf(1.0 - s) - s) * q } else { 1.0 + n.ln() };
+        let t = if s != 1.0 {
+            (n.powf(1.0 - s) - s) * q
+        } else {
+            1.0 + n.ln()
+        };
         Zipf { n, s, t, q }
     }
 
@@ -382,19 +407,42 @@ impl Vu {
     }
 
     /// Writes this VU's next request into `out` and says what it is.
-    pub fn next(&mut self, mix: &Weighted, host: &str, extra: &str, close: bool, out: &mut Vec<u8>) -> Kind {
+    pub fn next(
+        &mut self,
+        mix: &Weighted,
+        host: &str,
+        extra: &str,
+        close: bool,
+        out: &mut Vec<u8>,
+    ) -> Kind {
         use std::fmt::Write as _;
         self.seq += 1;
         if self.wants_login && self.cookie.is_none() {
             self.form = http::form_encode(&[
                 ("username", &self.username),
-                ("password", &model::password::seeded_password(&self.username)),
+                (
+                    "password",
+                    &model::password::seeded_password(&self.username),
+                ),
             ]);
-            http::write_request(out, "POST", "/login", host, None, extra, Some(self.form.as_bytes()), close);
+            http::write_request(
+                out,
+                "POST",
+                "/login",
+                host,
+                None,
+                extra,
+                Some(self.form.as_bytes()),
+                close,
+            );
             return Kind::Login;
         }
         // Anonymous VUs never draw a comment.
-        let top = if self.cookie.is_some() { mix.cumulative[4] } else { mix.cumulative[3] };
+        let top = if self.cookie.is_some() {
+            mix.cumulative[4]
+        } else {
+            mix.cumulative[3]
+        };
         let x = self.rng.f64() * top;
         let pick = mix.cumulative.iter().position(|&c| x < c).unwrap_or(3);
         self.path.clear();
@@ -436,7 +484,16 @@ impl Vu {
                 return Kind::Comment;
             }
         };
-        http::write_request(out, "GET", &self.path, host, self.cookie.as_deref(), extra, None, close);
+        http::write_request(
+            out,
+            "GET",
+            &self.path,
+            host,
+            self.cookie.as_deref(),
+            extra,
+            None,
+            close,
+        );
         kind
     }
 
@@ -481,12 +538,20 @@ mod tests {
         for _ in 0..100_000 {
             c[uniform.sample(&mut rng) as usize] += 1;
         }
-        assert!(c[1..].iter().all(|&n| (9_000..11_000).contains(&n)), "{c:?}");
+        assert!(
+            c[1..].iter().all(|&n| (9_000..11_000).contains(&n)),
+            "{c:?}"
+        );
     }
 
     #[test]
     fn logged_in_share_and_kinds() {
-        let site = Site { users: 100, photo_ids: (1..=50).collect(), photo_file: vec![0; 50], files: vec!["p0000.jpg".into()] };
+        let site = Site {
+            users: 100,
+            photo_ids: (1..=50).collect(),
+            photo_file: vec![0; 50],
+            files: vec!["p0000.jpg".into()],
+        };
         let mix = Weighted::new(MixSpec::default(), site);
         assert_eq!((0..100).filter(|&k| mix.logs_in(k)).count(), 10);
         assert_eq!((0..10).filter(|&k| mix.logs_in(k)).count(), 1);

@@ -36,7 +36,7 @@ impl Latency {
         Latency {
             mean: round3(h.mean() / 1000.0),
             stdev: round3(h.stdev() / 1000.0),
-            min: ms(h.min()),
+            min: ms(h.min_nz()),
             p50: ms(h.value_at_quantile(0.50)),
             p90: ms(h.value_at_quantile(0.90)),
             p99: ms(h.value_at_quantile(0.99)),
@@ -148,7 +148,12 @@ impl Report {
                     requests: ks.requests,
                     errors: ks.errors,
                     rps: round3(ks.requests as f64 / secs),
-                    latency_ms: ks.latency.as_ref().map(Latency::from_histogram).unwrap_or_default(),
+                    latency_ms: match (&ks.latency, s.single_kind) {
+                        (Some(h), _) => Latency::from_histogram(h),
+                        // `--mix single`: the kind's latencies are all of them.
+                        (None, true) => Latency::from_histogram(&s.latency),
+                        (None, false) => Latency::default(),
+                    },
                 },
             );
             if !ks.timing.is_empty() {
@@ -160,8 +165,11 @@ impl Report {
                 server_timing.insert(kind.name().to_string(), phases);
             }
         }
-        let mut served_by: BTreeMap<String, u64> =
-            s.served_by.iter().map(|(k, n)| (String::from_utf8_lossy(k).into_owned(), *n)).collect();
+        let mut served_by: BTreeMap<String, u64> = s
+            .served_by
+            .iter()
+            .map(|(k, n)| (String::from_utf8_lossy(k).into_owned(), *n))
+            .collect();
         if s.served_by_other > 0 {
             served_by.insert("(other)".into(), s.served_by_other);
         }
@@ -170,7 +178,12 @@ impl Report {
             tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
             url: info.url,
             mix: info.mix,
-            mode: if info.rate.is_some() { "open" } else { "closed" }.into(),
+            mode: if info.rate.is_some() {
+                "open"
+            } else {
+                "closed"
+            }
+            .into(),
             concurrency: info.concurrency,
             threads: info.threads,
             keepalive: info.keepalive,
@@ -213,7 +226,11 @@ impl Report {
             loop_,
             self.concurrency,
             self.threads,
-            if self.keepalive { "keep-alive" } else { "a connection per request" },
+            if self.keepalive {
+                "keep-alive"
+            } else {
+                "a connection per request"
+            },
             self.duration_s,
             self.warmup_s
         );
@@ -237,18 +254,37 @@ impl Report {
         lat("latency", &self.latency_ms, &mut o);
         if let Some(u) = &self.uncorrected_latency_ms {
             lat("uncorrected", u, &mut o);
-            let _ = writeln!(o, "             (uncorrected = from the actual send time, hiding the queue: what a naive tool reports)");
+            let _ = writeln!(
+                o,
+                "             (uncorrected = from the actual send time, hiding the queue: what a naive tool reports)"
+            );
         }
-        let st: Vec<String> = self.status.iter().map(|(c, n)| format!("{c}: {}", thousands(*n))).collect();
-        let _ = writeln!(o, "  status     {}", if st.is_empty() { "none".into() } else { st.join(", ") });
+        let st: Vec<String> = self
+            .status
+            .iter()
+            .map(|(c, n)| format!("{c}: {}", thousands(*n)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  status     {}",
+            if st.is_empty() {
+                "none".into()
+            } else {
+                st.join(", ")
+            }
+        );
         let e = &self.errors;
         if e.total == 0 {
             let _ = writeln!(o, "  errors     none");
         } else {
             let mut parts = Vec::new();
-            for (name, n) in
-                [("connect", e.connect), ("write", e.write), ("read", e.read), ("timeout", e.timeout), ("parse", e.parse)]
-            {
+            for (name, n) in [
+                ("connect", e.connect),
+                ("write", e.write),
+                ("read", e.read),
+                ("timeout", e.timeout),
+                ("parse", e.parse),
+            ] {
                 if n > 0 {
                     parts.push(format!("{name} {}", thousands(n)));
                 }
@@ -256,10 +292,19 @@ impl Report {
             for (c, n) in &e.status {
                 parts.push(format!("status {c}: {}", thousands(*n)));
             }
-            let _ = writeln!(o, "  errors     {} ({})", thousands(e.total), parts.join(", "));
+            let _ = writeln!(
+                o,
+                "  errors     {} ({})",
+                thousands(e.total),
+                parts.join(", ")
+            );
         }
-        if self.kinds.len() > 1 || self.kinds.keys().any(|k| k != "other") && !self.server_timing.is_empty() {
-            let _ = writeln!(o, "  per kind   {:<8} {:>10} {:>10} {:>9} {:>9} {:>8}", "", "requests", "req/s", "p50 ms", "p99 ms", "errors");
+        if self.kinds.len() > 1 {
+            let _ = writeln!(
+                o,
+                "  per kind   {:<8} {:>10} {:>10} {:>9} {:>9} {:>8}",
+                "", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+            );
             for (k, r) in &self.kinds {
                 let _ = writeln!(
                     o,
@@ -281,8 +326,17 @@ impl Report {
             }
         }
         if !self.served_by.is_empty() || self.cache_hits > 0 {
-            let p: Vec<String> = self.served_by.iter().map(|(n, c)| format!("{n}: {}", thousands(*c))).collect();
-            let _ = writeln!(o, "  served by  {}; nginx cache hits (X-Cache: HIT): {}", p.join(", "), thousands(self.cache_hits));
+            let p: Vec<String> = self
+                .served_by
+                .iter()
+                .map(|(n, c)| format!("{n}: {}", thousands(*c)))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  served by  {}; nginx cache hits (X-Cache: HIT): {}",
+                p.join(", "),
+                thousands(self.cache_hits)
+            );
         }
         o
     }
@@ -293,7 +347,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -304,7 +358,11 @@ pub fn thousands(n: u64) -> String {
 /// `12,345.6`
 pub fn thousands_f(x: f64) -> String {
     let whole = x.trunc() as u64;
-    format!("{}.{}", thousands(whole), ((x - x.trunc()) * 10.0).round().min(9.0) as u64)
+    format!(
+        "{}.{}",
+        thousands(whole),
+        ((x - x.trunc()) * 10.0).round().min(9.0) as u64
+    )
 }
 
 fn bytes(n: u64) -> String {

@@ -22,7 +22,8 @@ const HIST_DIGITS: u8 = 3;
 pub const SERVED_BY_CAP: usize = 32;
 
 pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, HIST_DIGITS).expect("static histogram bounds are valid")
+    Histogram::new_with_bounds(1, HIST_MAX_US, HIST_DIGITS)
+        .expect("static histogram bounds are valid")
 }
 
 /// Transport-level failures (a response with a bad status is not one of these).
@@ -112,6 +113,10 @@ pub struct Stats {
     pub served_by: HashMap<Vec<u8>, u64>,
     pub served_by_other: u64,
     pub cache_hits: u64,
+    /// Responses including those outside the measurement (progress only).
+    pub seen: u64,
+    /// Every request is of one kind: no per-kind histogram.
+    pub single_kind: bool,
 }
 
 /// Whether a status counts as success: 2xx and 3xx (303 is the normal
@@ -121,7 +126,7 @@ pub fn status_ok(status: u16) -> bool {
 }
 
 impl Stats {
-    pub fn new(open_loop: bool) -> Stats {
+    pub fn new(open_loop: bool, single_kind: bool) -> Stats {
         Stats {
             latency: histogram(),
             uncorrected: open_loop.then(histogram),
@@ -134,6 +139,8 @@ impl Stats {
             served_by: HashMap::new(),
             served_by_other: 0,
             cache_hits: 0,
+            seen: 0,
+            single_kind,
         }
     }
 
@@ -160,7 +167,13 @@ impl Stats {
         if !status_ok(head.status) {
             ks.errors += 1;
         }
-        ks.latency.get_or_insert_with(histogram).saturating_record(latency_us.max(1));
+        // With one kind only (`--mix single`) its histogram would be a copy
+        // of the total: the report uses the total instead of paying twice.
+        if !self.single_kind {
+            ks.latency
+                .get_or_insert_with(histogram)
+                .saturating_record(latency_us.max(1));
+        }
         if let Some(r) = head.server_timing.clone() {
             http::server_timing(&buf[r], |name, ms| ks.add_timing(name, ms));
         }
@@ -187,7 +200,12 @@ impl Stats {
 
     /// Requests answered outside 2xx/3xx.
     pub fn status_errors(&self) -> u64 {
-        self.status.iter().enumerate().filter(|(c, _)| !status_ok(*c as u16)).map(|(_, n)| n).sum()
+        self.status
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| !status_ok(*c as u16))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Adds another thread's counts to these.

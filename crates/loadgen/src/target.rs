@@ -22,7 +22,10 @@ impl Target {
     /// do not resolve to a loopback address: a load generator pointed at the
     /// wrong machine by a typo is a denial-of-service tool.
     pub fn parse(url: &str, allow_remote: bool) -> Result<Target, Error> {
-        let bad = |why: &str| Error::Url { url: url.to_string(), why: why.to_string() };
+        let bad = |why: &str| Error::Url {
+            url: url.to_string(),
+            why: why.to_string(),
+        };
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| bad("only http:// URLs are supported (no TLS: it would measure the cipher, not the site)"))?;
@@ -35,7 +38,9 @@ impl Target {
             return Err(bad("expected http://host[:port]/path"));
         }
         if path.contains('#') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(bad("the path must not contain spaces, control characters or a fragment"));
+            return Err(bad(
+                "the path must not contain spaces, control characters or a fragment",
+            ));
         }
         let (host, port) = split_host_port(authority).ok_or_else(|| bad("bad host or port"))?;
         let addrs: Vec<SocketAddr> = (host, port)
@@ -49,9 +54,16 @@ impl Target {
             .copied()
             .ok_or_else(|| bad("host resolves to no address"))?;
         if !allow_remote && !addrs.iter().all(|a| a.ip().is_loopback()) {
-            return Err(bad("not a loopback address; pass --allow-remote if you really mean to load another machine"));
+            return Err(bad(
+                "not a loopback address; pass --allow-remote if you really mean to load another machine",
+            ));
         }
-        Ok(Target { url: url.to_string(), host_header: authority.to_string(), path, addr })
+        Ok(Target {
+            url: url.to_string(),
+            host_header: authority.to_string(),
+            path,
+            addr,
+        })
     }
 }
 
@@ -79,11 +91,26 @@ mod tests {
     #[test]
     fn urls() {
         let t = Target::parse("http://127.0.0.1:8080/user/user1?page=2", false).unwrap();
-        assert_eq!((t.host_header.as_str(), t.path.as_str()), ("127.0.0.1:8080", "/user/user1?page=2"));
+        assert_eq!(
+            (t.host_header.as_str(), t.path.as_str()),
+            ("127.0.0.1:8080", "/user/user1?page=2")
+        );
         assert_eq!(t.addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(Target::parse("http://localhost:9", false).unwrap().path, "/");
-        assert_eq!(Target::parse("http://127.0.0.1?x=1", false).unwrap().path, "/?x=1");
-        assert_eq!(Target::parse("http://[::1]:81/", false).unwrap().addr.port(), 81);
+        assert_eq!(
+            Target::parse("http://localhost:9", false).unwrap().path,
+            "/"
+        );
+        assert_eq!(
+            Target::parse("http://127.0.0.1?x=1", false).unwrap().path,
+            "/?x=1"
+        );
+        assert_eq!(
+            Target::parse("http://[::1]:81/", false)
+                .unwrap()
+                .addr
+                .port(),
+            81
+        );
         assert!(Target::parse("https://127.0.0.1/", false).is_err());
         assert!(Target::parse("http://127.0.0.1:x/", false).is_err());
         assert!(Target::parse("http://10.1.2.3/", false).is_err());
