@@ -143,7 +143,7 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
     let tmp = tmp_path(&cfg.out);
     let _ = std::fs::remove_file(&tmp);
     // Removes the temporary file on every early return, panics included.
-    let guard = TmpGuard(tmp.clone());
+    let mut guard = TmpGuard(Some(tmp.clone()));
 
     // The photo pool and the password hashes run on their own threads while
     // this one fills SQLite.
@@ -216,7 +216,7 @@ pub fn build(cfg: &Config, progress: Progress<'_>) -> Result<Summary, SeedError>
         path: cfg.out.clone(),
         err,
     })?;
-    std::mem::forget(guard);
+    guard.disarm();
     let db_bytes = std::fs::metadata(&cfg.out).map(|m| m.len()).unwrap_or(0);
     Ok(Summary {
         users: cfg.users,
@@ -238,10 +238,18 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-struct TmpGuard(PathBuf);
+/// Deletes the temporary file unless disarmed (after the rename).
+struct TmpGuard(Option<PathBuf>);
+impl TmpGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
 impl Drop for TmpGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
