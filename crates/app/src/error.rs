@@ -58,18 +58,7 @@ impl AppError {
 
     /// The reason phrase of the status line.
     pub fn reason(&self) -> &'static str {
-        match self.status() {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            408 => "Request Timeout",
-            413 => "Payload Too Large",
-            415 => "Unsupported Media Type",
-            503 => "Service Unavailable",
-            _ => "Internal Server Error",
-        }
+        crate::http::reason(self.status())
     }
 
     /// One sentence for the visitor: the reason for 4xx, nothing internal for 5xx.
