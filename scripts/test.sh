@@ -5,6 +5,7 @@
 #   2. cargo fmt --check, clippy with warnings denied
 #   3. cargo test --workspace (unit, contract, lighttpd, fault tests)
 #   4. the full-size data set once: 100,000 users in at most 5 s, exact counts
+#   5. scripts/compare.sh --quick: every stage verified and measured, results/ written
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
 # a failure, never a silent skip.
@@ -40,3 +41,10 @@ echo "users=$users photos-per-user=$range users-with-photos=$with_photos seconds
 [ "$range" = "10..20" ] || { echo "FAIL: photos per user $range, expected 10..20" >&2; exit 1; }
 awk -v s="$secs" 'BEGIN { exit !(s <= 5.0) }' || { echo "FAIL: seeding took $secs s (> 5 s)" >&2; exit 1; }
 echo "full-size seeding: 1 passed, 0 failed"
+
+step "the main job, quick: every stage side by side, verified, with loadgen, ab and wrk"
+scripts/compare.sh --quick
+for f in results/latest.csv results/latest.md results/latest.svg results/latest-phases.svg; do
+  [ -s "$f" ] || { echo "FAIL: compare.sh --quick did not write $f" >&2; exit 1; }
+done
+echo "compare.sh --quick: 1 passed, 0 failed"
