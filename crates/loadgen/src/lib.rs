@@ -25,6 +25,14 @@
 //! (byte-identical pages against `model::render`, headers, status codes of
 //! bad inputs, a write becoming visible): see [`mod@verify`].
 //!
+//! `loadgen report RAW_DIR [--out DIR]` regenerates every table and chart of
+//! a `scripts/compare.sh` run from its raw files (loadgen JSON, ab and wrk
+//! output, rows.tsv, machine.txt, ...): `latest.csv`, `latest.md`,
+//! `latest.svg` (req/s per row and tool, log scale) and `latest-phases.svg`
+//! (where the time goes, per Server-Timing phase). The RAW_DIR layout and
+//! what is computed (speed-up, pages per day, calibration ratio): see
+//! [`results`].
+//!
 //! ## Run it
 //!
 //! ```text
@@ -33,9 +41,11 @@
 //! cargo run --release -p loadgen -- --rate 500 -c 50 -d 20s --json out.json http://127.0.0.1:8080/photo/1
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
 //! crates/loadgen/calibrate.sh     # its own cost, against wrk on nginx
+//! cargo run --release -p loadgen -- report results/2026-11-26-host/raw   # results/latest.{csv,md,svg}
 //! ```
 //!
-//! In code: [`run`]`(&Config) -> Report`, [`verify::verify`].
+//! In code: [`run`]`(&Config) -> Report`, [`verify::verify`],
+//! [`results::write_report`].
 //!
 //! ## Counting rules
 //!
@@ -103,6 +113,7 @@ mod engine;
 pub mod http;
 pub mod mix;
 pub mod report;
+pub mod results;
 pub mod stats;
 pub mod target;
 pub mod verify;

@@ -10,9 +10,11 @@
 //! cargo run --release -p loadgen -- --mix realistic --db data/flickrkillr.db http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- --rate 500 --json out.json http://127.0.0.1:8080/photo/1
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
+//! cargo run --release -p loadgen -- report results/2026-11-26-host/raw
 //! ```
 //!
-//! The JSON schema and the counting rules are in the library docs (`src/lib.rs`).
+//! The JSON schema and the counting rules are in the library docs (`src/lib.rs`);
+//! the RAW_DIR layout `report` reads is in `src/results/mod.rs`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -53,6 +55,16 @@ enum Command {
     /// pages, headers, status codes of bad inputs, a write becoming visible.
     /// Exits non-zero if any check fails. Writes one session and one comment.
     Verify(VerifyArgs),
+    /// Regenerate the tables and charts of a compare run from its raw files:
+    /// latest.csv, latest.md, latest.svg (req/s, log scale) and
+    /// latest-phases.svg (mean ms per Server-Timing phase). Prints the path
+    /// of latest.md.
+    ///
+    /// RAW_DIR is `results/<date>-<host>/raw/` as scripts/compare.sh writes
+    /// it (rows.tsv, <row>.<tool>.{json,txt}, machine.txt, params.txt,
+    /// commands.txt, explain.txt); missing files show as "—". The files go
+    /// to --out and to the run directory (RAW_DIR's parent).
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -127,10 +139,21 @@ struct VerifyArgs {
     allow_remote: bool,
 }
 
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The run's raw files: results/<date>-<host>/raw/.
+    raw_dir: PathBuf,
+    /// Where to write latest.{csv,md,svg} and latest-phases.svg (default:
+    /// RAW_DIR's grandparent, i.e. results/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(v)) => verify(v),
+        Some(Command::Report(r)) => report(r),
         None => run(cli.run),
     };
     match result {
@@ -252,4 +275,14 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         println!("  - {}: {}", c.name, c.detail);
     }
     Ok(ExitCode::FAILURE)
+}
+
+fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let written = loadgen::results::write_report(&a.raw_dir, a.out.as_deref())
+        .with_context(|| format!("reporting {}", a.raw_dir.display()))?;
+    for w in &written.warnings {
+        eprintln!("loadgen report: {w}");
+    }
+    println!("{}", written.markdown.display());
+    Ok(ExitCode::SUCCESS)
 }

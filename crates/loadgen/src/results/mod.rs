@@ -1,0 +1,666 @@
+//! `loadgen report RAW_DIR`: every table and chart of a compare run,
+//! regenerated from its raw files (nothing typed in).
+//!
+//! ## RAW_DIR (written by `scripts/compare.sh`, `results/<date>-<host>/raw/`)
+//!
+//! - `rows.tsv`: a header `row stage description talk_rps status reason`
+//!   (tab-separated), then one line per row in display order. `stage` is
+//!   `1`..`4`, or `-` for ceilings and the calibration; `talk_rps` is the
+//!   talk's figure as text; `status` is `ok` or `failed`, `reason` says why.
+//! - per row and tool: `<row>.loadgen-realistic.json`,
+//!   `<row>.loadgen-single.json` (loadgen `--json`), `<row>.ab-k.txt`,
+//!   `<row>.ab.txt`, `<row>.wrk.txt` (the tools' stdout), and
+//!   `<row>.verify.txt` (`loadgen verify`'s output).
+//! - `machine.txt`, `params.txt`, `commands.txt`, `explain.txt`: shown as
+//!   they are.
+//!
+//! Any file may be missing: its cells show `—` (empty in the CSV). Without
+//! `rows.tsv` the rows are found from the file names (no talk figures, no
+//! statuses). A file without a result (ab that timed out, JSON of another
+//! schema) shows `—` with the reason in the notes.
+//!
+//! ## What is computed
+//!
+//! - **speed-up**: a row of stage N (N ≥ 2) against the *main sequence* row
+//!   of stage N−1, with the same tool. The main sequence is `stage-1` →
+//!   `stage-2` → `stage-3` → `stage-4` (the row whose id is `stage-N`, or
+//!   the first row listed with stage N if there is none), so variants compare
+//!   with the previous iteration too: `stage-2-gil` with `stage-1`,
+//!   `stage-4-noindex` with `stage-3`.
+//! - **pages per day** = req/s × 86,400 (the talk: "even 40 req/s is 3.4 M
+//!   pages/day").
+//! - **calibration** = loadgen single ÷ wrk on the `calibration` row (nginx
+//!   serving 2 KB); `calibrate.sh` asks for ≥ 0.9.
+//! - **where the time goes**: per row, the mean milliseconds per request of
+//!   each Server-Timing phase (see [`parse::phase_means`]), from the
+//!   realistic mix, or from the single URL when that file is missing.
+//!
+//! Outputs: `latest.csv`, `latest.md`, `latest.svg` (req/s, log scale),
+//! `latest-phases.svg`, written to `--out` (default: RAW_DIR's grandparent,
+//! `results/`) and to the run directory (RAW_DIR's parent).
+
+pub mod chart;
+pub mod parse;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use parse::{LoadgenRun, Measure};
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: no rows (no rows.tsv and no <row>.<tool> files)")]
+    NoRows(PathBuf),
+    #[error(
+        "{0}: RAW_DIR must sit in a run directory inside results/ (results/<run>/raw) unless --out is given"
+    )]
+    NoDefaultOut(PathBuf),
+    #[error("drawing {file}: {why}")]
+    Chart { file: &'static str, why: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A tool whose output a row may have, in the order of the table's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tool {
+    LoadgenRealistic,
+    LoadgenSingle,
+    AbKeepAlive,
+    Ab,
+    Wrk,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 5] = [
+        Tool::LoadgenRealistic,
+        Tool::LoadgenSingle,
+        Tool::AbKeepAlive,
+        Tool::Ab,
+        Tool::Wrk,
+    ];
+
+    /// The CSV's `tool` column and the middle of the file name.
+    pub fn id(self) -> &'static str {
+        match self {
+            Tool::LoadgenRealistic => "loadgen-realistic",
+            Tool::LoadgenSingle => "loadgen-single",
+            Tool::AbKeepAlive => "ab-k",
+            Tool::Ab => "ab",
+            Tool::Wrk => "wrk",
+        }
+    }
+
+    /// For people: table headers, legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::LoadgenRealistic => "loadgen realistic",
+            Tool::LoadgenSingle => "loadgen single",
+            Tool::AbKeepAlive => "ab -k",
+            Tool::Ab => "ab",
+            Tool::Wrk => "wrk",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Tool::LoadgenRealistic | Tool::LoadgenSingle => "json",
+            _ => "txt",
+        }
+    }
+
+    /// `<row>.<tool>.<ext>`
+    pub fn file_name(self, row: &str) -> String {
+        format!("{row}.{}.{}", self.id(), self.extension())
+    }
+}
+
+/// One line of `rows.tsv`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowSpec {
+    pub id: String,
+    /// 1..=4 for the stages; `None` for ceilings and the calibration.
+    pub stage: Option<u32>,
+    pub description: String,
+    /// The talk's figure, as written (`616 (homegrown) / 1750 (ab)`); empty if none.
+    pub talk_rps: String,
+    /// `ok`, `failed`, or empty when unknown (no rows.tsv).
+    pub status: String,
+    pub reason: String,
+}
+
+impl RowSpec {
+    pub fn failed(&self) -> bool {
+        self.status.eq_ignore_ascii_case("failed")
+    }
+
+    /// The numbers in `talk_rps`: `[616.0, 1750.0]` for "616 (homegrown) / 1750 (ab)".
+    pub fn talk_figures(&self) -> Vec<f64> {
+        self.talk_rps
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+            .filter_map(|w| w.replace(',', "").trim_matches('.').parse::<f64>().ok())
+            .filter(|x| *x > 0.0)
+            .collect()
+    }
+}
+
+/// What a row has for one tool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No file.
+    Missing,
+    /// A file without a usable result, and why.
+    NoResult(String),
+    Measured(Measure),
+}
+
+impl Cell {
+    pub fn measure(&self) -> Option<&Measure> {
+        match self {
+            Cell::Measured(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// `loadgen verify`'s verdict, from its last lines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verify {
+    Passed {
+        checks: usize,
+    },
+    Failed {
+        failed: usize,
+        checks: usize,
+    },
+    /// The file is there but has no verdict (the run was cut short).
+    Unknown,
+}
+
+/// A row with everything its files say.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub spec: RowSpec,
+    pub cells: BTreeMap<Tool, Cell>,
+    /// Mean ms per Server-Timing phase, and the tool (mix) it came from.
+    pub phases: Option<(Tool, BTreeMap<String, f64>)>,
+    pub verify: Option<Verify>,
+}
+
+impl Row {
+    pub fn cell(&self, tool: Tool) -> &Cell {
+        self.cells.get(&tool).unwrap_or(&Cell::Missing)
+    }
+
+    pub fn rps(&self, tool: Tool) -> Option<f64> {
+        self.cell(tool).measure().map(|m| m.rps)
+    }
+}
+
+/// One compare run, read from its RAW_DIR.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub raw_dir: PathBuf,
+    /// The run directory's name (`2026-11-26-host`).
+    pub name: String,
+    pub rows: Vec<Row>,
+    pub machine: Option<String>,
+    pub params: Option<String>,
+    pub commands: Option<String>,
+    pub explain: Option<String>,
+    /// Things the reader of the report should know about the raw files.
+    pub warnings: Vec<String>,
+}
+
+/// The rows compare.sh runs, in its order: used to order rows found only
+/// from file names.
+const KNOWN_ROWS: [&str; 10] = [
+    "ceiling-nginx-static",
+    "ceiling-hyper-hello",
+    "stage-1",
+    "stage-2",
+    "stage-2-gil",
+    "stage-3",
+    "stage-3-gil",
+    "stage-4",
+    "stage-4-noindex",
+    "calibration",
+];
+
+/// The row whose loadgen/wrk ratio is the calibration line.
+pub const CALIBRATION_ROW: &str = "calibration";
+
+impl Run {
+    /// Reads RAW_DIR. Only an unreadable directory is an error; missing or
+    /// broken files become `—` cells and [`Run::warnings`].
+    pub fn load(raw_dir: &Path) -> Result<Run, Error> {
+        let mut names: Vec<String> = std::fs::read_dir(raw_dir)
+            .map_err(io_err(raw_dir))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        let read = |name: &str| -> Option<String> {
+            let path = raw_dir.join(name);
+            std::fs::read(&path)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        let mut warnings = Vec::new();
+        let mut specs = match read("rows.tsv") {
+            Some(text) => parse_rows_tsv(&text, &mut warnings),
+            None => {
+                warnings.push(
+                    "no rows.tsv: rows found from the file names, without the talk's figures or statuses"
+                        .into(),
+                );
+                Vec::new()
+            }
+        };
+        // Rows with files but not in rows.tsv are shown too, after the others.
+        let mut found: Vec<String> = Vec::new();
+        for name in &names {
+            let row = Tool::ALL
+                .iter()
+                .find_map(|t| name.strip_suffix(&format!(".{}.{}", t.id(), t.extension())))
+                .or_else(|| name.strip_suffix(".verify.txt"));
+            if let Some(row) = row
+                && !row.is_empty()
+                && !specs.iter().any(|s| s.id == row)
+                && !found.iter().any(|f| f == row)
+            {
+                found.push(row.to_string());
+            }
+        }
+        found.sort_by_key(|id| {
+            (
+                KNOWN_ROWS
+                    .iter()
+                    .position(|k| k == id)
+                    .unwrap_or(KNOWN_ROWS.len()),
+                id.clone(),
+            )
+        });
+        if !specs.is_empty() && !found.is_empty() {
+            warnings.push(format!("not in rows.tsv, shown last: {}", found.join(", ")));
+        }
+        for id in found {
+            specs.push(RowSpec {
+                stage: stage_of_id(&id),
+                id,
+                ..RowSpec::default()
+            });
+        }
+        if specs.is_empty() {
+            return Err(Error::NoRows(raw_dir.to_path_buf()));
+        }
+
+        let mut rows = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let mut cells = BTreeMap::new();
+            let mut runs: BTreeMap<Tool, LoadgenRun> = BTreeMap::new();
+            for tool in Tool::ALL {
+                let file = tool.file_name(&spec.id);
+                let cell = match read(&file) {
+                    None => Cell::Missing,
+                    Some(text) => {
+                        let parsed = match tool {
+                            Tool::LoadgenRealistic | Tool::LoadgenSingle => {
+                                parse::parse_loadgen(&text).map(|r| {
+                                    let m = r.measure.clone();
+                                    runs.insert(tool, r);
+                                    m
+                                })
+                            }
+                            Tool::AbKeepAlive | Tool::Ab => parse::parse_ab(&text),
+                            Tool::Wrk => parse::parse_wrk(&text),
+                        };
+                        match parsed {
+                            Ok(m) => Cell::Measured(m),
+                            Err(why) => Cell::NoResult(why),
+                        }
+                    }
+                };
+                cells.insert(tool, cell);
+            }
+            let phases = [Tool::LoadgenRealistic, Tool::LoadgenSingle]
+                .into_iter()
+                .find_map(|t| {
+                    runs.get(&t)
+                        .filter(|r| !r.phases.is_empty())
+                        .map(|r| (t, r.phases.clone()))
+                });
+            let verify = read(&format!("{}.verify.txt", spec.id)).map(|t| parse_verify(&t));
+            rows.push(Row {
+                spec,
+                cells,
+                phases,
+                verify,
+            });
+        }
+
+        let name = raw_dir
+            .parent()
+            .and_then(|p| p.file_name())
+            .or_else(|| raw_dir.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        Ok(Run {
+            raw_dir: raw_dir.to_path_buf(),
+            name,
+            rows,
+            machine: read("machine.txt"),
+            params: read("params.txt"),
+            commands: read("commands.txt"),
+            explain: read("explain.txt"),
+            warnings,
+        })
+    }
+
+    pub fn row(&self, id: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.spec.id == id)
+    }
+
+    /// The main-sequence row of `stage`: `stage-N` if listed, else the
+    /// first row listed with that stage.
+    pub fn sequence_row(&self, stage: u32) -> Option<&Row> {
+        self.row(&format!("stage-{stage}"))
+            .or_else(|| self.rows.iter().find(|r| r.spec.stage == Some(stage)))
+    }
+
+    /// `row`'s req/s over the previous stage's main-sequence row's, same tool.
+    pub fn speedup(&self, row: &Row, tool: Tool) -> Option<f64> {
+        let stage = row.spec.stage.filter(|s| *s >= 2)?;
+        let prev = self.sequence_row(stage - 1)?.rps(tool)?;
+        let this = row.rps(tool)?;
+        (prev > 0.0).then(|| this / prev)
+    }
+
+    /// loadgen single ÷ wrk on the calibration row, with both figures.
+    pub fn calibration(&self) -> Option<(f64, f64, f64)> {
+        let row = self.row(CALIBRATION_ROW)?;
+        let lg = row.rps(Tool::LoadgenSingle)?;
+        let wrk = row.rps(Tool::Wrk)?;
+        (wrk > 0.0).then(|| (lg / wrk, lg, wrk))
+    }
+
+    /// Tools with a figure in at least one row, in column order.
+    pub fn tools_measured(&self) -> Vec<Tool> {
+        Tool::ALL
+            .into_iter()
+            .filter(|t| self.rows.iter().any(|r| r.rps(*t).is_some()))
+            .collect()
+    }
+}
+
+/// `stage-3-gil` → 3, for rows found from file names.
+fn stage_of_id(id: &str) -> Option<u32> {
+    let rest = id.strip_prefix("stage-")?;
+    rest.split('-').next()?.parse().ok()
+}
+
+/// rows.tsv: columns by header name when there is a header, else in the
+/// documented order. Blank lines and `#` comments are skipped.
+fn parse_rows_tsv(text: &str, warnings: &mut Vec<String>) -> Vec<RowSpec> {
+    const COLUMNS: [&str; 6] = [
+        "row",
+        "stage",
+        "description",
+        "talk_rps",
+        "status",
+        "reason",
+    ];
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .peekable();
+    let mut index: Vec<usize> = (0..COLUMNS.len()).collect();
+    if let Some(first) = lines.peek()
+        && first.split('\t').any(|f| f.trim() == "row")
+    {
+        let header: Vec<&str> = first.split('\t').map(str::trim).collect();
+        index = COLUMNS
+            .iter()
+            .map(|c| header.iter().position(|h| h == c).unwrap_or(usize::MAX))
+            .collect();
+        lines.next();
+    }
+    let mut specs = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let get = |i: usize| -> String {
+            fields
+                .get(index[i])
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let id = get(0);
+        if id.is_empty() {
+            continue;
+        }
+        if specs.iter().any(|s: &RowSpec| s.id == id) {
+            warnings.push(format!("rows.tsv lists {id} twice; the first line is used"));
+            continue;
+        }
+        let stage_text = get(1);
+        let stage = match stage_text.as_str() {
+            "" | "-" => None,
+            s => match s.parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    warnings.push(format!("rows.tsv: {id}: stage {s:?} is not a number"));
+                    None
+                }
+            },
+        };
+        let talk = get(3);
+        specs.push(RowSpec {
+            id,
+            stage,
+            description: get(2),
+            talk_rps: if talk == "-" { String::new() } else { talk },
+            status: get(4),
+            reason: get(5),
+        });
+    }
+    specs
+}
+
+/// The verdict `loadgen verify` prints last: `all N checks passed` or
+/// `F of N checks FAILED:`.
+fn parse_verify(text: &str) -> Verify {
+    for line in text.lines().rev() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["all", n, "checks", "passed", ..] => {
+                if let Ok(checks) = n.parse() {
+                    return Verify::Passed { checks };
+                }
+            }
+            [f, "of", n, "checks", failed, ..] if failed.starts_with("FAILED") => {
+                if let (Ok(failed), Ok(checks)) = (f.parse(), n.parse()) {
+                    return Verify::Failed { failed, checks };
+                }
+            }
+            _ => {}
+        }
+    }
+    Verify::Unknown
+}
+
+/// The paths [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `latest.md` in the output directory.
+    pub markdown: PathBuf,
+    /// Every file written, the run directory's copies included.
+    pub files: Vec<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// The four output files' names.
+pub const OUTPUTS: [&str; 4] = ["latest.csv", "latest.md", "latest.svg", "latest-phases.svg"];
+
+/// Reads RAW_DIR and writes the report to `out` (default: RAW_DIR's
+/// grandparent) and to RAW_DIR's parent, the run directory.
+pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error> {
+    let raw = std::fs::canonicalize(raw_dir).map_err(io_err(raw_dir))?;
+    let run = Run::load(&raw)?;
+    let run_dir = raw.parent().map(Path::to_path_buf);
+    let out = match out {
+        Some(o) => {
+            std::fs::create_dir_all(o).map_err(io_err(o))?;
+            std::fs::canonicalize(o).map_err(io_err(o))?
+        }
+        None => run_dir
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .ok_or_else(|| Error::NoDefaultOut(raw.clone()))?,
+    };
+    let csv = render::csv(&run);
+    let rps_svg = chart::rps_chart(&run).map_err(|why| Error::Chart {
+        file: "latest.svg",
+        why,
+    })?;
+    let phases_svg = chart::phases_chart(&run).map_err(|why| Error::Chart {
+        file: "latest-phases.svg",
+        why,
+    })?;
+    let mut dirs = vec![out.clone()];
+    if let Some(d) = run_dir
+        && d != out
+    {
+        dirs.push(d);
+    }
+    let mut files = Vec::new();
+    for dir in &dirs {
+        // The Markdown links to the raw files relative to where it lies.
+        let md = render::markdown(&run, &relative(dir, &raw));
+        for (name, body) in [
+            ("latest.csv", &csv),
+            ("latest.md", &md),
+            ("latest.svg", &rps_svg),
+            ("latest-phases.svg", &phases_svg),
+        ] {
+            let path = dir.join(name);
+            write_atomically(&path, body.as_bytes())?;
+            files.push(path);
+        }
+    }
+    Ok(Written {
+        markdown: out.join("latest.md"),
+        files,
+        warnings: run.warnings,
+    })
+}
+
+/// Writes `path.tmp-PID` and renames it, so a reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// `to` relative to the directory `from` (both absolute), with `/`.
+fn relative(from: &Path, to: &Path) -> String {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_tsv_by_header_and_tolerant() {
+        let mut w = Vec::new();
+        let text = "row\tstage\tdescription\ttalk_rps\tstatus\treason\n\
+                    stage-1\t1\tCGI\t23\tok\t\n\
+                    \n\
+                    ceiling-nginx-static\t-\tnginx\t-\tok\n\
+                    stage-4\t4\tcache\t616 (homegrown) / 1750 (ab)\tfailed\tdid not start\r\n\
+                    stage-1\t1\tagain\t\tok\t\n";
+        let rows = parse_rows_tsv(text, &mut w);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].stage, Some(1));
+        assert_eq!(rows[1].stage, None);
+        assert_eq!(rows[1].talk_rps, "");
+        assert_eq!(rows[1].reason, "");
+        assert!(rows[2].failed());
+        assert_eq!(rows[2].reason, "did not start");
+        assert_eq!(rows[2].talk_figures(), vec![616.0, 1750.0]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        // Reordered columns.
+        let rows = parse_rows_tsv("stage\trow\n2\tstage-2\n", &mut w);
+        assert_eq!(rows[0].id, "stage-2");
+        assert_eq!(rows[0].stage, Some(2));
+    }
+
+    #[test]
+    fn verify_verdicts() {
+        assert_eq!(
+            parse_verify("ok  x\nall 38 checks passed\n"),
+            Verify::Passed { checks: 38 }
+        );
+        assert_eq!(
+            parse_verify("FAIL x\n\n2 of 38 checks FAILED:\n  - x: y\n"),
+            Verify::Failed {
+                failed: 2,
+                checks: 38
+            }
+        );
+        assert_eq!(parse_verify("ok  x\n"), Verify::Unknown);
+    }
+
+    #[test]
+    fn stage_from_id() {
+        assert_eq!(stage_of_id("stage-3-gil"), Some(3));
+        assert_eq!(stage_of_id("stage-4"), Some(4));
+        assert_eq!(stage_of_id("ceiling-nginx-static"), None);
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative(Path::new("/r/results"), Path::new("/r/results/run/raw")),
+            "run/raw"
+        );
+        assert_eq!(
+            relative(Path::new("/r/results/run"), Path::new("/r/results/run/raw")),
+            "raw"
+        );
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/c/raw")),
+            "../c/raw"
+        );
+    }
+}

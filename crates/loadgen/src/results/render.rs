@@ -1,0 +1,551 @@
+//! `latest.csv` and `latest.md`.
+
+use std::fmt::Write as _;
+
+use super::{Cell, Row, Run, Tool, Verify};
+use crate::report::thousands;
+
+/// Seconds in a day: pages per day = req/s × this.
+pub const SECONDS_PER_DAY: f64 = 86_400.0;
+
+/// calibrate.sh's bar: loadgen must reach this fraction of wrk's req/s.
+pub const CALIBRATION_BAR: f64 = 0.9;
+
+/// Server-Timing phases in the order a request meets them (CGI process
+/// start, program init, DB open or pool, the GIL, routing, the work, the
+/// cache); phases not listed here follow, alphabetically.
+pub const PHASE_ORDER: [&str; 13] = [
+    "process",
+    "init",
+    "db-open",
+    "db-pool",
+    "gil-wait",
+    "route",
+    "parse",
+    "session",
+    "query",
+    "render",
+    "static-read",
+    "cache-get",
+    "cache-set",
+];
+
+/// The CSV header: one line per (row, tool) follows.
+pub const CSV_HEADER: &str = "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason";
+
+/// `latest.csv`: one line per (row, tool), every row and every tool, in
+/// display order; figures a file does not give are empty.
+pub fn csv(run: &Run) -> String {
+    let mut o = String::new();
+    o.push_str(CSV_HEADER);
+    o.push('\n');
+    for row in &run.rows {
+        for tool in Tool::ALL {
+            let m = row.cell(tool).measure();
+            let fields = [
+                row.spec.id.clone(),
+                row.spec.stage.map(|s| s.to_string()).unwrap_or_default(),
+                tool.id().to_string(),
+                num(m.map(|m| m.rps)),
+                num(m.and_then(|m| m.p50_ms)),
+                num(m.and_then(|m| m.p99_ms)),
+                m.map(|m| m.errors.to_string()).unwrap_or_default(),
+                num(run.speedup(row, tool)),
+                m.map(|m| format!("{:.0}", m.rps * SECONDS_PER_DAY))
+                    .unwrap_or_default(),
+                row.spec.talk_rps.clone(),
+                row.spec.status.clone(),
+                row.spec.reason.clone(),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            o.push_str(&line.join(","));
+            o.push('\n');
+        }
+    }
+    o
+}
+
+/// Up to 3 decimals, no trailing zeros; empty for `None`.
+fn num(x: Option<f64>) -> String {
+    x.map(|x| trim_zeros(format!("{x:.3}"))).unwrap_or_default()
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// RFC 4180 quoting.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Text from the raw files, safe inside a Markdown table cell (which also
+/// holds our `<br>` and `<sub>`).
+fn cell_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Requests per second: one decimal below 100, whole numbers above.
+pub fn fmt_rps(x: f64) -> String {
+    if x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        thousands(x.round() as u64)
+    }
+}
+
+/// Milliseconds with about three significant digits.
+pub fn fmt_ms(x: f64) -> String {
+    if x >= 100.0 {
+        thousands(x.round() as u64)
+    } else if x >= 10.0 {
+        trim_zeros(format!("{x:.1}"))
+    } else if x >= 1.0 {
+        trim_zeros(format!("{x:.2}"))
+    } else {
+        trim_zeros(format!("{x:.3}"))
+    }
+}
+
+/// `×6.0`
+pub fn fmt_speedup(x: f64) -> String {
+    if x < 1.0 {
+        format!("×{x:.2}")
+    } else if x < 10.0 {
+        format!("×{x:.1}")
+    } else {
+        format!("×{x:.0}")
+    }
+}
+
+/// req/s as pages per day: `3.5 M`.
+pub fn fmt_pages_per_day(rps: f64) -> String {
+    let n = rps * SECONDS_PER_DAY;
+    if n >= 1e9 {
+        format!("{:.1} bn", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.0} k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// ab's percentiles are whole milliseconds, rounded down: 0 means "under 1".
+fn fmt_latency(tool: Tool, ms: f64) -> String {
+    if matches!(tool, Tool::Ab | Tool::AbKeepAlive) && ms == 0.0 {
+        "<1".into()
+    } else {
+        fmt_ms(ms)
+    }
+}
+
+/// The tool whose req/s gives the pages/day column: the realistic mix is
+/// what a site serves; the others are one URL.
+const PAGES_PER_DAY_FROM: [Tool; 5] = [
+    Tool::LoadgenRealistic,
+    Tool::LoadgenSingle,
+    Tool::Wrk,
+    Tool::AbKeepAlive,
+    Tool::Ab,
+];
+
+/// `latest.md`. `raw_link` is RAW_DIR relative to where the file goes.
+pub fn markdown(run: &Run, raw_link: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# FlickrKillr — measured: {}\n", run.name);
+    let _ = writeln!(
+        o,
+        "Regenerated by `loadgen report` from the raw files in [`{raw_link}/`]({raw_link}/) \
+         (nothing typed in). The talk: \"Scaling Python for High-Load Web Sites\", PyCon 2007.\n"
+    );
+
+    o.push_str("## Machine\n\n");
+    verbatim(&mut o, run.machine.as_deref(), "machine.txt");
+    o.push_str("## Parameters\n\n");
+    verbatim(&mut o, run.params.as_deref(), "params.txt");
+
+    main_table(&mut o, run);
+    calibration(&mut o, run);
+    no_index(&mut o, run);
+    phases_table(&mut o, run);
+
+    o.push_str("## Charts\n\n");
+    o.push_str("![Requests per second per row and tool, log scale](latest.svg)\n\n");
+    o.push_str("![Where the time goes: mean ms per request and Server-Timing phase](latest-phases.svg)\n\n");
+    o.push_str("[latest.svg](latest.svg) · [latest-phases.svg](latest-phases.svg) · [latest.csv](latest.csv)\n\n");
+
+    o.push_str("## Commands\n\n");
+    match run.commands.as_deref() {
+        Some(c) => {
+            let lines: Vec<&str> = c.lines().filter(|l| !l.trim().is_empty()).collect();
+            let _ = writeln!(
+                o,
+                "<details><summary>Every command the run ran ({} lines)</summary>\n",
+                lines.len()
+            );
+            fenced(&mut o, "sh", &lines.join("\n"));
+            o.push_str("</details>\n");
+        }
+        None => o.push_str("— (no commands.txt)\n"),
+    }
+    o
+}
+
+/// A file shown as it is, or `—`.
+fn verbatim(o: &mut String, text: Option<&str>, file: &str) {
+    match text {
+        Some(t) if !t.trim().is_empty() => fenced(o, "text", t.trim_end()),
+        _ => {
+            let _ = writeln!(o, "— (no {file})\n");
+        }
+    }
+}
+
+/// A fenced block, with a fence longer than any backtick run inside.
+fn fenced(o: &mut String, lang: &str, text: &str) {
+    let mut fence = "```".to_string();
+    while text.contains(&fence) {
+        fence.push('`');
+    }
+    let _ = writeln!(o, "{fence}{lang}\n{text}\n{fence}\n");
+}
+
+fn main_table(o: &mut String, run: &Run) {
+    o.push_str("## Requests per second\n\n");
+    o.push_str(
+        "Each cell: req/s and the speed-up over the previous stage with the same tool, \
+         then p50 · p99 latency. Speed-up compares a row of stage N with the main sequence's \
+         stage N−1 (`stage-1` → `stage-2` → `stage-3` → `stage-4`; variants such as \
+         `stage-2-gil` or `stage-4-noindex` compare with the previous stage too). \
+         Pages per day = req/s × 86,400 (the talk: \"even 40 req/s is 3.4 M pages/day\"), \
+         from the realistic mix where there is one. — = no file.\n\n",
+    );
+    o.push_str("| row | what | the talk (req/s) |");
+    for t in Tool::ALL {
+        let _ = write!(o, " {} |", t.label());
+    }
+    o.push_str(" pages/day | verify |\n|---|---|--:|");
+    for _ in Tool::ALL {
+        o.push_str("--:|");
+    }
+    o.push_str("--:|---|\n");
+
+    let mut notes = Vec::new();
+    for row in &run.rows {
+        let s = &row.spec;
+        let mut what = cell_text(&s.description);
+        if row.spec.failed() {
+            let reason = if s.reason.is_empty() {
+                "no reason given".to_string()
+            } else {
+                cell_text(&s.reason)
+            };
+            let _ = write!(
+                what,
+                "{}**failed:** {reason}",
+                if what.is_empty() { "" } else { "<br>" }
+            );
+        }
+        let _ = write!(
+            o,
+            "| `{}` | {} | {} |",
+            s.id,
+            what,
+            if s.talk_rps.is_empty() {
+                String::new()
+            } else {
+                cell_text(&s.talk_rps)
+            }
+        );
+        for tool in Tool::ALL {
+            o.push(' ');
+            o.push_str(&tool_cell(run, row, tool, &mut notes));
+            o.push_str(" |");
+        }
+        match PAGES_PER_DAY_FROM
+            .iter()
+            .find_map(|t| row.rps(*t).map(|r| (*t, r)))
+        {
+            Some((Tool::LoadgenRealistic, rps)) => {
+                let _ = write!(o, " {} |", fmt_pages_per_day(rps));
+            }
+            Some((tool, rps)) => {
+                let _ = write!(
+                    o,
+                    " {}<br><sub>{}</sub> |",
+                    fmt_pages_per_day(rps),
+                    tool.label()
+                );
+            }
+            None => o.push_str(" — |"),
+        }
+        let verify = match &row.verify {
+            None => "—".to_string(),
+            Some(Verify::Passed { checks }) => format!("✓ {checks} checks"),
+            Some(Verify::Failed { failed, checks }) => format!("✗ {failed} of {checks} failed"),
+            Some(Verify::Unknown) => "? no verdict".to_string(),
+        };
+        let _ = writeln!(o, " {verify} |");
+    }
+    o.push('\n');
+    if !notes.is_empty() || !run.warnings.is_empty() {
+        o.push_str("Notes:\n\n");
+        for n in notes.iter().chain(&run.warnings) {
+            let _ = writeln!(o, "- {n}");
+        }
+        o.push('\n');
+    }
+}
+
+fn tool_cell(run: &Run, row: &Row, tool: Tool, notes: &mut Vec<String>) -> String {
+    match row.cell(tool) {
+        Cell::Missing => "—".into(),
+        Cell::NoResult(why) => {
+            notes.push(format!(
+                "`{}` {}: no result — {}",
+                row.spec.id,
+                tool.label(),
+                cell_text(why)
+            ));
+            "— <sub>no result</sub>".into()
+        }
+        Cell::Measured(m) => {
+            let mut c = format!("**{}**", fmt_rps(m.rps));
+            if let Some(x) = run.speedup(row, tool) {
+                let _ = write!(c, " {}", fmt_speedup(x));
+            }
+            match (m.p50_ms, m.p99_ms) {
+                (Some(p50), Some(p99)) => {
+                    let _ = write!(
+                        c,
+                        "<br><sub>{} · {} ms</sub>",
+                        fmt_latency(tool, p50),
+                        fmt_latency(tool, p99)
+                    );
+                }
+                (Some(p50), None) => {
+                    let _ = write!(c, "<br><sub>p50 {} ms</sub>", fmt_latency(tool, p50));
+                }
+                _ => {}
+            }
+            if m.errors > 0 {
+                let _ = write!(c, "<br><sub>⚠ {} errors</sub>", thousands(m.errors));
+            }
+            if let Some(n) = &m.note {
+                notes.push(format!(
+                    "`{}` {}: {}",
+                    row.spec.id,
+                    tool.label(),
+                    cell_text(n)
+                ));
+            }
+            c
+        }
+    }
+}
+
+fn calibration(o: &mut String, run: &Run) {
+    match run.calibration() {
+        Some((ratio, lg, wrk)) => {
+            let _ = writeln!(
+                o,
+                "**Calibration:** loadgen/wrk = {ratio:.2} — loadgen single {} req/s, wrk {} req/s \
+                 on the `{}` row (nginx, a 2 KB static file); `calibrate.sh` asks for ≥ {CALIBRATION_BAR:.2}{}.\n",
+                fmt_rps(lg),
+                fmt_rps(wrk),
+                super::CALIBRATION_ROW,
+                if ratio >= CALIBRATION_BAR {
+                    ""
+                } else {
+                    " — **below the bar: loadgen's own cost is in its figures**"
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "**Calibration:** loadgen/wrk = — (the `{}` row needs both \
+                 `{}` and `{}`).\n",
+                super::CALIBRATION_ROW,
+                Tool::LoadgenSingle.file_name(super::CALIBRATION_ROW),
+                Tool::Wrk.file_name(super::CALIBRATION_ROW)
+            );
+        }
+    }
+}
+
+/// The talk: "don't forget to index — without an index, the fourth
+/// iteration falls down to 28 requests/sec".
+fn no_index(o: &mut String, run: &Run) {
+    let row = run.rows.iter().find(|r| r.spec.id.contains("noindex"));
+    if row.is_none() && run.explain.is_none() {
+        return;
+    }
+    o.push_str("## Don't forget to index\n\n");
+    if let Some(row) = row {
+        let with = row
+            .spec
+            .stage
+            .and_then(|s| run.sequence_row(s))
+            .filter(|w| w.spec.id != row.spec.id);
+        let mut parts = Vec::new();
+        for tool in Tool::ALL {
+            let Some(without) = row.rps(tool) else {
+                continue;
+            };
+            match with.and_then(|w| w.rps(tool)) {
+                Some(w) if w > 0.0 => parts.push(format!(
+                    "{} {} req/s against {} ({})",
+                    tool.label(),
+                    fmt_rps(without),
+                    fmt_rps(w),
+                    fmt_speedup(without / w)
+                )),
+                _ => parts.push(format!("{} {} req/s", tool.label(), fmt_rps(without))),
+            }
+        }
+        let _ = write!(
+            o,
+            "`{}`{}: ",
+            row.spec.id,
+            with.map(|w| format!(" (against `{}`, the same stage with its index)", w.spec.id))
+                .unwrap_or_default()
+        );
+        if parts.is_empty() {
+            o.push_str("no figures");
+        } else {
+            o.push_str(&parts.join("; "));
+        }
+        if !row.spec.talk_rps.is_empty() {
+            let _ = write!(o, ". The talk: {} req/s", row.spec.talk_rps);
+        }
+        o.push_str(".\n\n");
+    }
+    o.push_str("`EXPLAIN QUERY PLAN` of the user page's query, with and without the index:\n\n");
+    verbatim(o, run.explain.as_deref(), "explain.txt");
+}
+
+/// Phases present in any row, in [`PHASE_ORDER`] then alphabetically.
+pub fn phase_names(run: &Run) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for row in &run.rows {
+        if let Some((_, p)) = &row.phases {
+            for k in p.keys() {
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+    }
+    names.sort_by_key(|n| {
+        (
+            PHASE_ORDER
+                .iter()
+                .position(|p| p == n)
+                .unwrap_or(PHASE_ORDER.len()),
+            n.clone(),
+        )
+    });
+    names
+}
+
+fn phases_table(o: &mut String, run: &Run) {
+    o.push_str("## Where the time goes\n\n");
+    o.push_str(
+        "The talk: \"know where the bottlenecks are\". Mean milliseconds per request in each \
+         `Server-Timing` phase the server reported, over the realistic mix (each kind's mean \
+         weighted by its requests; requests the app never saw count as 0), or over the single \
+         URL where the realistic run is missing.\n\n",
+    );
+    let names = phase_names(run);
+    let with: Vec<&Row> = run.rows.iter().filter(|r| r.phases.is_some()).collect();
+    if with.is_empty() {
+        o.push_str("— (no loadgen JSON with Server-Timing)\n\n");
+        return;
+    }
+    o.push_str("| row | mix | total ms |");
+    for n in &names {
+        let _ = write!(o, " {n} |");
+    }
+    o.push_str("\n|---|---|--:|");
+    for _ in &names {
+        o.push_str("--:|");
+    }
+    o.push('\n');
+    for row in &with {
+        let Some((tool, phases)) = &row.phases else {
+            continue;
+        };
+        let total: f64 = phases.values().sum();
+        let mix = if *tool == Tool::LoadgenRealistic {
+            "realistic"
+        } else {
+            "single"
+        };
+        let _ = write!(o, "| `{}` | {mix} | **{}** |", row.spec.id, fmt_ms(total));
+        for n in &names {
+            match phases.get(n) {
+                Some(v) => {
+                    let _ = write!(o, " {} |", fmt_ms(*v));
+                }
+                None => o.push_str(" |"),
+            }
+        }
+        o.push('\n');
+    }
+    o.push('\n');
+    let without: Vec<String> = run
+        .rows
+        .iter()
+        .filter(|r| r.phases.is_none())
+        .map(|r| format!("`{}`", r.spec.id))
+        .collect();
+    if !without.is_empty() {
+        let _ = writeln!(
+            o,
+            "No Server-Timing figures: {} (no loadgen JSON, or a server that sends none).\n",
+            without.join(", ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_rps(23.44), "23.4");
+        assert_eq!(fmt_rps(1750.4), "1,750");
+        assert_eq!(fmt_ms(0.1673), "0.167");
+        assert_eq!(fmt_ms(5.0), "5");
+        assert_eq!(fmt_ms(15.231), "15.2");
+        assert_eq!(fmt_ms(1204.0), "1,204");
+        assert_eq!(fmt_speedup(6.04), "×6.0");
+        assert_eq!(fmt_speedup(0.456), "×0.46");
+        assert_eq!(fmt_speedup(39.4), "×39");
+        // The talk: "even 40 req/s is 3.4 M pages/day" (3,456,000).
+        assert_eq!(fmt_pages_per_day(40.0), "3.5 M");
+        assert_eq!(fmt_pages_per_day(157_000.0), "13.6 bn");
+        assert_eq!(num(Some(906.88)), "906.88");
+        assert_eq!(num(Some(103005.0)), "103005");
+        assert_eq!(num(None), "");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell_text("a|b<c>"), "a\\|b&lt;c&gt;");
+    }
+}

@@ -1,0 +1,298 @@
+//! `loadgen report` on a hand-assembled RAW_DIR (tests/fixtures/report-raw,
+//! real ab, wrk and loadgen outputs: see its README.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use loadgen::results::{self, Tool};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report-raw");
+const RUN: &str = "2026-11-26-fixture-host";
+
+/// results/<RUN>/raw in a temporary directory, a copy of the fixture.
+fn results_tree() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("results").join(RUN).join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    for entry in std::fs::read_dir(FIXTURE).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), raw.join(entry.file_name())).unwrap();
+    }
+    (tmp, raw)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The CSV as (row, tool) → fields by header name.
+fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            // The fixture's fields hold no commas or quotes.
+            let fields: Vec<&str> = l.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{l}");
+            header
+                .iter()
+                .zip(fields)
+                .map(|(h, f)| (h.to_string(), f.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn find<'a>(
+    rows: &'a [std::collections::BTreeMap<String, String>],
+    row: &str,
+    tool: &str,
+) -> &'a std::collections::BTreeMap<String, String> {
+    rows.iter()
+        .find(|r| r["row"] == row && r["tool"] == tool)
+        .unwrap_or_else(|| panic!("no CSV line for {row} {tool}"))
+}
+
+#[test]
+fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
+    let (tmp, raw) = results_tree();
+    let written = results::write_report(&raw, None).unwrap();
+    let results_dir = std::fs::canonicalize(tmp.path().join("results")).unwrap();
+    let run_dir = results_dir.join(RUN);
+    assert_eq!(written.markdown, results_dir.join("latest.md"));
+    for dir in [&results_dir, &run_dir] {
+        for name in results::OUTPUTS {
+            assert!(
+                dir.join(name).is_file(),
+                "{} missing in {}",
+                name,
+                dir.display()
+            );
+        }
+        // The same data in both places.
+        assert_eq!(
+            read(&dir.join("latest.csv")),
+            read(&results_dir.join("latest.csv"))
+        );
+    }
+    assert_eq!(written.files.len(), 8);
+
+    // --- CSV ---
+    let csv = read(&results_dir.join("latest.csv"));
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason"
+    );
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 10 * Tool::ALL.len(), "every row x every tool");
+    let order: Vec<&str> = rows.iter().step_by(5).map(|r| r["row"].as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "ceiling-nginx-static",
+            "ceiling-hyper-hello",
+            "stage-1",
+            "stage-2",
+            "stage-2-gil",
+            "stage-3",
+            "stage-3-gil",
+            "stage-4",
+            "stage-4-noindex",
+            "calibration"
+        ],
+        "rows.tsv's order"
+    );
+
+    // ab -k on stage-1: straight from the ab output.
+    let r = find(&rows, "stage-1", "ab-k");
+    assert_eq!(r["stage"], "1");
+    assert_eq!(r["rps"], "906.88");
+    assert_eq!((r["p50_ms"].as_str(), r["p99_ms"].as_str()), ("8", "32"));
+    assert_eq!(r["errors"], "0");
+    assert_eq!(
+        r["speedup_vs_previous_stage"], "",
+        "stage 1 has no previous stage"
+    );
+    assert_eq!(r["pages_per_day"], "78354432"); // 906.88 * 86400
+    assert_eq!(r["talk_rps"], "23");
+    assert_eq!(r["status"], "ok");
+
+    // wrk: units converted to ms.
+    let r = find(&rows, "stage-1", "wrk");
+    assert_eq!(
+        (
+            r["rps"].as_str(),
+            r["p50_ms"].as_str(),
+            r["p99_ms"].as_str()
+        ),
+        ("913.2", "8.28", "22.55")
+    );
+    let r = find(&rows, "ceiling-nginx-static", "wrk");
+    assert_eq!(r["p50_ms"], "0.141"); // 141.00us
+    assert_eq!(r["stage"], "");
+
+    // loadgen JSON, and the speed-up over the previous stage (same tool).
+    let r = find(&rows, "stage-2", "loadgen-realistic");
+    assert_eq!(r["rps"], "19712");
+    assert_eq!(r["speedup_vs_previous_stage"], "36.103"); // 19712 / 546
+    // A variant compares with the previous stage of the main sequence.
+    let r = find(&rows, "stage-4-noindex", "wrk");
+    assert_eq!(r["speedup_vs_previous_stage"], "0.556"); // 11542.56 / 20754.30
+    let r = find(&rows, "stage-4", "ab-k");
+    assert_eq!(r["speedup_vs_previous_stage"], "0.773"); // 19620.73 / 25371.37
+    assert_eq!(r["talk_rps"], "616 (homegrown) / 1750 (ab)");
+
+    // Missing file, ab without a result, failed row: empty figures.
+    for (row, tool) in [
+        ("ceiling-hyper-hello", "ab"),
+        ("ceiling-nginx-static", "loadgen-realistic"),
+        ("stage-2-gil", "ab"),
+        ("stage-3-gil", "wrk"),
+    ] {
+        let r = find(&rows, row, tool);
+        assert_eq!(r["rps"], "", "{row} {tool}");
+        assert_eq!(r["pages_per_day"], "", "{row} {tool}");
+    }
+    let r = find(&rows, "stage-3-gil", "loadgen-single");
+    assert_eq!(r["status"], "failed");
+    assert_eq!(
+        r["reason"],
+        "verification failed: 2 of 38 checks (sessions)"
+    );
+    // ab's length mismatches are not errors.
+    assert_eq!(find(&rows, "ceiling-hyper-hello", "ab-k")["errors"], "0");
+
+    // --- Markdown ---
+    let md = read(&results_dir.join("latest.md"));
+    assert!(md.starts_with(&format!("# FlickrKillr — measured: {RUN}\n")));
+    assert!(md.contains("host: fixture-host"), "machine.txt verbatim");
+    assert!(md.contains("quick: yes"), "params.txt verbatim");
+    assert!(md.contains(
+        "| row | what | the talk (req/s) | loadgen realistic | loadgen single | ab -k | ab | wrk | pages/day | verify |"
+    ));
+    assert!(md.contains(
+        "| `stage-1` | CGI: a process per request | 23 | **546**<br><sub>15.2 · 35.2 ms</sub> |"
+    ));
+    assert!(md.contains("**19,712** ×36<br>"), "speed-up in the cell");
+    assert!(md.contains("**failed:** verification failed: 2 of 38 checks (sessions)"));
+    assert!(md.contains("✗ 2 of 38 failed"));
+    assert!(md.contains("✓ 38 checks"));
+    assert!(md.contains("— <sub>no result</sub>"));
+    assert!(md.contains("apr_pollset_poll: The timeout specified has expired"));
+    assert!(md.contains("1928 length mismatches"));
+    // 50,987 / 52,525.71
+    assert!(md.contains("loadgen/wrk = 0.97"), "calibration line");
+    assert!(
+        md.contains("`--SCAN photos"),
+        "EXPLAIN next to the no-index row"
+    );
+    assert!(md.contains("`stage-4-noindex` (against `stage-4`"));
+    assert!(md.contains("| row | mix | total ms | process | init | db-open |"));
+    assert!(md.contains("| `stage-1` | realistic | **13.2** | 9.26 |"));
+    assert!(md.contains("](latest.svg)") && md.contains("](latest-phases.svg)"));
+    assert!(md.contains("wrk --latency -t2 -c8 -d2s http://127.0.0.1:8001/user/user1"));
+    assert!(
+        md.contains(&format!("]({RUN}/raw/)")),
+        "raw link from results/"
+    );
+    let run_md = read(&run_dir.join("latest.md"));
+    assert!(run_md.contains("](raw/)"), "raw link from the run dir");
+
+    // --- SVG ---
+    for name in ["latest.svg", "latest-phases.svg"] {
+        let svg = read(&results_dir.join(name));
+        assert!(svg.contains("<svg"), "{name}");
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        assert!(texts.contains(&"stage-1"), "{name}: row labels");
+    }
+    let svg = read(&results_dir.join("latest.svg"));
+    for label in [
+        "loadgen realistic",
+        "ab -k",
+        "wrk",
+        "100k",
+        "talk: 616 / 1,750",
+        "failed",
+    ] {
+        assert!(svg.contains(label), "latest.svg: {label}");
+    }
+    let phases = read(&results_dir.join("latest-phases.svg"));
+    for label in ["process", "db-open", "query", "13.2 ms"] {
+        assert!(phases.contains(label), "latest-phases.svg: {label}");
+    }
+}
+
+#[test]
+fn out_dir_and_missing_files() {
+    let (tmp, raw) = results_tree();
+    // Keep only stage-1's wrk output and stage-2's ab output: no rows.tsv,
+    // no machine.txt, no calibration.
+    for entry in std::fs::read_dir(&raw).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name != "stage-1.wrk.txt" && name != "stage-2.ab.txt" {
+            std::fs::remove_file(raw.join(name)).unwrap();
+        }
+    }
+    let out = tmp.path().join("elsewhere");
+    let written = results::write_report(&raw, Some(&out)).unwrap();
+    assert!(
+        written
+            .markdown
+            .starts_with(std::fs::canonicalize(&out).unwrap())
+    );
+    assert!(written.warnings.iter().any(|w| w.contains("no rows.tsv")));
+    let md = read(&out.join("latest.md"));
+    assert!(md.contains("loadgen/wrk = —"));
+    assert!(md.contains("— (no machine.txt)"));
+    assert!(md.contains("no rows.tsv"));
+    let csv = read(&out.join("latest.csv"));
+    // Rows found from file names, stage from the id.
+    assert!(csv.contains("\nstage-1,1,wrk,913.2,"), "{csv}");
+    assert!(csv.contains("\nstage-2,2,ab,10811.86,1,2,0,,"), "{csv}");
+    for name in ["latest.svg", "latest-phases.svg"] {
+        roxmltree::Document::parse(&read(&out.join(name))).unwrap();
+    }
+    // Also written to the run directory.
+    assert!(raw.parent().unwrap().join("latest.md").is_file());
+}
+
+#[test]
+fn empty_raw_dir_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = results::write_report(tmp.path(), Some(tmp.path())).unwrap_err();
+    assert!(err.to_string().contains("no rows"), "{err}");
+}
+
+#[test]
+fn cli_prints_the_markdown_path() {
+    let (tmp, raw) = results_tree();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("report")
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let want = std::fs::canonicalize(tmp.path().join("results"))
+        .unwrap()
+        .join("latest.md");
+    assert_eq!(printed.trim(), want.display().to_string());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["report", "/nonexistent/raw"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("report"));
+}
