@@ -387,7 +387,17 @@ pub fn durable_after_sigkill(s: Running, site: &Site) {
 }
 
 /// Writes in the contract suite: small enough for CI, big enough to race.
+/// `FK_CONTRACT_WRITES=1000 cargo test --test contract no_lost_writes` runs
+/// the full-size check.
 pub const CONTRACT_WRITES: usize = 200;
+
+/// [`CONTRACT_WRITES`], or `FK_CONTRACT_WRITES` from the environment.
+pub fn contract_writes() -> usize {
+    std::env::var("FK_CONTRACT_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CONTRACT_WRITES)
+}
 
 /// One `#[test]` per contract check, for the stage `$start` launches:
 /// `testkit::contract_suite!(|site: &testkit::Site| testkit::Running::start(BIN, &site.args(&[])));`
@@ -426,7 +436,7 @@ macro_rules! contract_suite {
             #[test]
             fn no_lost_writes() {
                 run(|s, site| {
-                    $crate::contract::no_lost_writes(s, site, $crate::contract::CONTRACT_WRITES)
+                    $crate::contract::no_lost_writes(s, site, $crate::contract::contract_writes())
                 })
             }
             #[test]
