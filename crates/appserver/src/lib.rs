@@ -75,6 +75,28 @@ impl ServeArgs {
             .clone()
             .unwrap_or_else(|| model::schema::default_photos_dir(&self.db))
     }
+
+    /// These options as command-line arguments, for a supervisor starting
+    /// app-server processes with the same settings (stages 3 and 4).
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec![
+            "--db".into(),
+            self.db.clone().into(),
+            "--photos".into(),
+            self.photos_dir().into(),
+            "--threads".into(),
+            self.threads.to_string().into(),
+            "--session-ttl".into(),
+            self.session_ttl.to_string().into(),
+        ];
+        if self.gil {
+            v.push("--gil".into());
+        }
+        if self.secure_cookies {
+            v.push("--secure-cookies".into());
+        }
+        v
+    }
 }
 
 /// Where sessions live.
@@ -190,6 +212,16 @@ impl Server {
         })
     }
 
+    /// Appends an instance tag to `X-Served-By` (`stage-3 pid=123 i0`), so
+    /// responses show which of several instances answered.
+    pub fn tagged(mut self, tag: &str) -> Self {
+        let value = format!("{} {tag}", self.served_by.to_str().unwrap_or("flickrkillr"));
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            self.served_by = v;
+        }
+        self
+    }
+
     /// Handles one request synchronously, on the calling thread.
     pub fn handle(&self, req: &app::Request<'_>) -> app::Response {
         let t = Instant::now();
@@ -260,17 +292,49 @@ impl Server {
 /// `--threads` workers, bind, print `listening on`, serve until SIGINT or
 /// SIGTERM, finish in-flight requests, return.
 pub fn run_until_signal(listen: &str, server: Server, threads: usize) -> Result<(), ServerError> {
+    run_until_signal_on(Listen::Addr(listen.to_owned()), server, threads)
+}
+
+/// Where a server listens: an address to bind, or a socket already bound
+/// (by a supervisor that passed it down, as stages 3 and 4 do, so that a
+/// restarted instance keeps its port and the connections queued on it).
+#[derive(Debug)]
+pub enum Listen {
+    Addr(String),
+    Bound(std::net::TcpListener),
+}
+
+/// [`run_until_signal`] on a [`Listen`].
+pub fn run_until_signal_on(
+    listen: Listen,
+    server: Server,
+    threads: usize,
+) -> Result<(), ServerError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .enable_all()
         .build()
         .map_err(ServerError::Runtime)?;
     rt.block_on(async {
-        let listener = web::bind(listen).await?;
-        web::announce(listener.local_addr().map_err(|e| web::WebError::Bind {
-            addr: listen.into(),
-            err: e,
-        })?);
+        let (listener, name) = match listen {
+            Listen::Addr(addr) => (web::bind(&addr).await?, addr),
+            Listen::Bound(l) => {
+                let name = l
+                    .local_addr()
+                    .map_or_else(|_| "an inherited socket".into(), |a| a.to_string());
+                let adopt = |err| web::WebError::Bind {
+                    addr: name.clone(),
+                    err,
+                };
+                l.set_nonblocking(true).map_err(adopt)?;
+                (tokio::net::TcpListener::from_std(l).map_err(adopt)?, name)
+            }
+        };
+        web::announce(
+            listener
+                .local_addr()
+                .map_err(|e| web::WebError::Bind { addr: name, err: e })?,
+        );
         Arc::new(server).run(listener, web::shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())

@@ -17,6 +17,7 @@
 
 pub mod contract;
 pub mod http;
+pub mod stages;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

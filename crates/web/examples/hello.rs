@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--listen" => listen = args.next().ok_or("--listen needs an address")?,
             "--bytes" => size = args.next().ok_or("--bytes needs a number")?.parse()?,
             "--help" | "-h" => {
-                println!("hello [--listen ADDR] [--bytes N]: a bare hyper server answering N bytes");
+                println!(
+                    "hello [--listen ADDR] [--bytes N]: a bare hyper server answering N bytes"
+                );
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other}").into()),
@@ -37,8 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let body = body.clone();
             async move {
                 let mut r = hyper::Response::new(Full::new((*body).clone()));
-                r.headers_mut()
-                    .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/html; charset=utf-8"));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+                );
                 r
             }
         })

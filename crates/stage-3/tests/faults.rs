@@ -1,0 +1,309 @@
+//! stage-3's own promises, each checked with numbers: a killed instance
+//! costs no failed GET and is restarted; sessions stick to their instance
+//! while anonymous requests spread; SIGINT, SIGTERM or SIGKILL to the stage
+//! leaves no process behind; instances started elsewhere can be balanced.
+
+use testkit::stages as common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use testkit::{Running, Site, contract, http};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stage-3");
+
+fn start(site: &Site, extra: &[&str]) -> Running {
+    Running::start(BIN, &args(site, extra))
+}
+
+#[test]
+fn killed_instance_costs_no_failed_get_and_is_restarted() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &["--instances", "2"]);
+    let instances = children_matching(stage.pid(), " instance ");
+    assert_eq!(instances.len(), 2, "two instances: {instances:?}");
+    let victim = instances[0];
+    let paths = pages(&site, 10);
+    let tally = hammer(
+        &stage.addr,
+        &paths,
+        4,
+        None,
+        Instant::now() + Duration::from_secs(3),
+        || {
+            std::thread::sleep(Duration::from_millis(800));
+            testkit::signal(victim, libc::SIGKILL);
+        },
+    );
+    eprintln!("during the kill: {tally:?}");
+    assert!(
+        tally.total() > 100,
+        "a real stream of requests: {}",
+        tally.total()
+    );
+    assert_eq!(
+        tally.count(|s| s != 200),
+        0,
+        "every GET answered 200: {:?}",
+        tally.by_status
+    );
+    assert!(
+        tally.io_errors.is_empty(),
+        "no connection failed: {:?}",
+        tally.io_errors
+    );
+    assert!(!testkit::alive(victim), "the victim is dead");
+    // The supervisor restarted it: two instances again, one of them new,
+    // and both serving.
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let now = children_matching(stage.pid(), " instance ");
+            now.len() == 2 && !now.contains(&victim)
+        }),
+        "instance restarted"
+    );
+    let now = children_matching(stage.pid(), " instance ");
+    let mut seen = std::collections::BTreeSet::new();
+    assert!(wait_for(Duration::from_secs(10), || {
+        if let Some((pid, _)) = served_by(&stage.get("/user/user1")) {
+            seen.insert(pid);
+        }
+        now.iter().all(|p| seen.contains(p))
+    }));
+}
+
+#[test]
+fn sessions_stick_to_their_instance_and_anonymous_requests_spread() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &["--instances", "2"]);
+    let mut anon = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let r = stage.get("/user/user3");
+        assert_eq!(r.status, 200);
+        anon.insert(served_by(&r).expect("X-Served-By").1);
+    }
+    assert_eq!(
+        anon.len(),
+        2,
+        "anonymous requests reach both instances: {anon:?}"
+    );
+
+    let cookie = contract::login(&stage, "user2");
+    let tag = cookie
+        .trim_start_matches("sid=")
+        .split('-')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        tag == "i0" || tag == "i1",
+        "the session id carries its instance's tag: {cookie}"
+    );
+    for _ in 0..10 {
+        let r = http::request(
+            &stage.addr,
+            "GET",
+            "/user/user3",
+            &[("Cookie", &cookie)],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            served_by(&r).unwrap().1,
+            tag,
+            "routed back to the session's instance"
+        );
+        assert!(r.text().contains("Logged in as"), "still logged in");
+    }
+
+    // The documented trade-off: the instance is lost, so is the session,
+    // but the visitor is logged out, not failed.
+    let holder = children_matching(stage.pid(), &format!("--tag {tag}"));
+    assert_eq!(holder.len(), 1);
+    testkit::signal(holder[0], libc::SIGKILL);
+    for _ in 0..5 {
+        let r = http::request(
+            &stage.addr,
+            "GET",
+            "/user/user3",
+            &[("Cookie", &cookie)],
+            b"",
+        );
+        assert_eq!(r.status, 200, "the page is still served");
+        assert!(
+            !r.text().contains("Logged in as"),
+            "…to a logged-out visitor"
+        );
+    }
+}
+
+/// Every process of the stage, found by walking /proc from its pid.
+fn tree(stage: &Running) -> Vec<u32> {
+    let d = cluster::process::descendants(stage.pid());
+    assert!(d.len() >= 4, "2 instances, nginx master and worker: {d:?}");
+    d
+}
+
+#[test]
+fn sigint_stops_everything_and_exits_0() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &[]);
+    let pids = tree(&stage);
+    testkit::signal(stage.pid(), libc::SIGINT);
+    let stage_pid = stage.pid();
+    assert!(
+        wait_for(Duration::from_secs(15), || !testkit::alive(stage_pid)),
+        "the stage exits"
+    );
+    assert_eq!(stage.stop(Duration::from_secs(1)), Some(0), "exit status 0");
+    wait_for(Duration::from_secs(3), || {
+        pids.iter().all(|p| !testkit::alive(*p))
+    });
+    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn sigkill_to_the_stage_leaves_no_orphan() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &[]);
+    let pids = tree(&stage);
+    testkit::signal(stage.pid(), libc::SIGKILL);
+    let gone = wait_for(Duration::from_secs(5), || {
+        pids.iter().all(|p| !testkit::alive(*p))
+    });
+    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
+    assert!(gone, "orphans after SIGKILL: {left:?}");
+}
+
+#[test]
+fn balances_instances_started_elsewhere() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let instance = |ip: &str, tag: &str| {
+        let mut a = vec![
+            "instance".to_string(),
+            "--listen".into(),
+            format!("{ip}:0"),
+            "--tag".into(),
+            tag.into(),
+        ];
+        a.extend([
+            "--db".into(),
+            site.db.display().to_string(),
+            "--photos".into(),
+            site.photos.display().to_string(),
+        ]);
+        Running::start(BIN, &a)
+    };
+    let (a, b) = (instance("127.0.0.2", "i0"), instance("127.0.0.3", "i1"));
+    let upstream = format!("{},{}", a.addr, b.addr);
+    let stage = start(&site, &["--upstream", &upstream]);
+    assert!(
+        cluster::process::descendants(stage.pid())
+            .iter()
+            .all(|p| !cmdline(*p).contains(" instance ")),
+        "no local instance"
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..10 {
+        let r = stage.get("/photo/1");
+        assert_eq!(r.status, 200);
+        *seen.entry(served_by(&r).unwrap().0).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 2, "both remote instances answer: {seen:?}");
+    assert!(seen.contains_key(&a.pid()) && seen.contains_key(&b.pid()));
+    let cookie = contract::login(&stage, "user4");
+    let tag = cookie
+        .trim_start_matches("sid=")
+        .split('-')
+        .next()
+        .unwrap()
+        .to_owned();
+    let holder = if tag == "i0" { a.pid() } else { b.pid() };
+    for _ in 0..5 {
+        let r = http::request(&stage.addr, "GET", "/", &[("Cookie", &cookie)], b"");
+        assert_eq!(
+            served_by(&r).unwrap().0,
+            holder,
+            "sticky across machines too"
+        );
+        assert!(r.text().contains("Logged in as"));
+    }
+}
+
+#[test]
+fn options_pass_through_to_the_instances() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &["--instances", "2", "--threads", "1", "--gil"]);
+    let instances = children_matching(stage.pid(), " instance ");
+    assert_eq!(instances.len(), 2);
+    for p in instances {
+        let c = cmdline(p);
+        assert!(c.contains("--gil") && c.contains("--threads 1"), "{c}");
+    }
+    let r = stage.get("/user/user1");
+    assert!(
+        r.header("server-timing")
+            .is_some_and(|t| t.contains("gil-wait")),
+        "{:?}",
+        r.headers
+    );
+}
+
+#[test]
+fn missing_nginx_is_one_line_naming_the_install_command() {
+    let site = Site::new(5);
+    let out = Command::new(BIN)
+        .args(site.args(&["--nginx", "/nonexistent/nginx"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("apt-get install -y nginx"), "{err}");
+    assert!(out.stdout.is_empty(), "no `listening on`");
+}
+
+#[test]
+fn a_broken_instance_stops_the_stage_at_start_up() {
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(5);
+    let t = Instant::now();
+    let out = Command::new(BIN)
+        .args(["--db", "/nonexistent/flickrkillr.db", "--photos"])
+        .arg(&site.photos)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(t.elapsed() < Duration::from_secs(20), "no restart loop");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exited during start-up"), "{err}");
+}

@@ -1,0 +1,432 @@
+//! The app's side of memcached: a client shared by every worker thread,
+//! and the three stores built on it — [`Pages`] (the app's `PageCache`
+//! seam), [`Photos`] (the `PhotoStore` seam) and [`McSessions`] (the
+//! `SessionStore` seam).
+//!
+//! ## Client
+//! The `memcache` crate's meta-protocol client (`memcache::exp::MetaClient`;
+//! the binary protocol is deprecated in memcached 1.6, and the meta protocol
+//! is the text protocol's successor — nginx reads the same items with the
+//! classic `get`). Chosen over the crate's classic `Client` because that
+//! one's pool never drops a broken connection (its `has_broken` is always
+//! false: after a memcached restart every pooled connection would fail
+//! forever unless each checkout paid an extra `version` round trip), writes
+//! every command in several unbuffered pieces, and places keys by `hash % n`
+//! with a plain function pointer. The meta client discards a connection
+//! that failed mid-exchange, probes pooled ones without a round trip,
+//! bounds every exchange with a deadline, and routes keys through a
+//! [`memcache::exp::Router`] — here nginx's own consistent hash
+//! ([`cluster::Ring`]), so the app writes each key where nginx reads it.
+//!
+//! **Pool**: per server, as many idle connections as the instance has
+//! worker threads (a worker holds at most one at a time, since the handling
+//! is synchronous), at least 2 — instead of one shared connection.
+//!
+//! **Blocking calls**: the handling is synchronous on a tokio worker
+//! thread, and memcached round trips run inside the app's `ctx.io(...)`
+//! like its SQLite calls: the GIL (if any) is released and the time is
+//! reported as the `cache-get`/`cache-set`/`session`/`static-read`
+//! Server-Timing phases, so it is measured, not hidden. Each exchange is
+//! bounded ([`IO_TIMEOUT`], [`CONNECT_TIMEOUT`]), and a server that failed
+//! is skipped for [`RETRY_AFTER`], so a dead or hung memcached costs at most
+//! one bounded stall per second per server, never one per request.
+//!
+//! ## Keys
+//! Keys go through `app::escape_memcached_key` (nginx's escaping) and are
+//! placed by the unescaped key, as nginx does. A key the meta protocol would
+//! have to base64-encode (a DEL byte) or longer than 250 bytes is not
+//! cached at all: nginx could never find it.
+//!
+//! ## Degrading
+//! memcached down is a miss, never an error: pages come from SQLite, photos
+//! from disk. Sessions are lost (logged-in visitors become anonymous) and a
+//! login fails with 503 until memcached is back — the documented price.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use app::{AppError, AppResult, PageCache, PhotoStore, SessionStore};
+use cluster::Ring;
+use memcache::exp::{Error as McError, GetStatus, Meta, MetaClient, MutationStatus, Ttl};
+use model::SessionUser;
+
+/// Longest a connection attempt may take. Connecting over loopback or a LAN
+/// takes well under a millisecond; this only bounds a host that vanished.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Longest one exchange (request and answer) may take. A healthy memcached
+/// answers in microseconds even on a loaded 2-core machine; half a second
+/// is a fault.
+pub const IO_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// After a transport failure a server is treated as a miss for this long,
+/// so a dead server costs one failed attempt per second, not one per
+/// request. Also the longest time before a restarted memcached is used.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Rounds of read-compare-swap a [`PageCache::publish`] tries against
+/// concurrent writers before it deletes the key instead.
+const PUBLISH_TRIES: usize = 8;
+
+/// Longest key memcached accepts.
+const MAX_KEY: usize = 250;
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("memcached servers {servers:?}: {err}")]
+    Connect { servers: Vec<String>, err: McError },
+    #[error("no memcached server given")]
+    NoServers,
+}
+
+/// nginx's consistent hash as the client's router.
+struct RingRouter(Arc<Ring>);
+
+impl memcache::exp::Router for RingRouter {
+    fn route(&self, key: &[u8], servers: &[String]) -> usize {
+        debug_assert_eq!(servers, self.0.servers());
+        self.0.route_wire(key)
+    }
+}
+
+/// A memcached cluster as the app sees it.
+pub struct Memcached {
+    client: MetaClient,
+    ring: Arc<Ring>,
+    /// Per server: until when (ms since `epoch`) it is skipped.
+    down_until: Vec<AtomicU64>,
+    /// Per server: last failure log (s since `epoch`), to log once a second.
+    last_log: Vec<AtomicU64>,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for Memcached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memcached")
+            .field("servers", &self.ring.servers())
+            .finish()
+    }
+}
+
+impl Memcached {
+    /// A client for `servers` (`host:port`, written exactly as in nginx's
+    /// `upstream memcached` block), keeping up to `pool` idle connections
+    /// per server. Connects lazily: a server that is down now is a miss.
+    pub fn new(servers: &[String], pool: usize) -> Result<Self, Error> {
+        if servers.is_empty() {
+            return Err(Error::NoServers);
+        }
+        let ring = Arc::new(Ring::new(servers));
+        let client = MetaClient::builder()
+            .router(RingRouter(ring.clone()))
+            .max_idle(pool.max(2))
+            .connect_timeout(Some(CONNECT_TIMEOUT))
+            .io_timeout(Some(IO_TIMEOUT))
+            .connect_multiple(servers.iter().map(String::as_str))
+            .map_err(|err| Error::Connect {
+                servers: servers.to_vec(),
+                err,
+            })?;
+        Ok(Memcached {
+            client,
+            down_until: servers.iter().map(|_| AtomicU64::new(0)).collect(),
+            last_log: servers.iter().map(|_| AtomicU64::new(0)).collect(),
+            ring,
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The key as sent (nginx's escaping), if memcached and nginx can both
+    /// use it.
+    fn wire_key(key: &str) -> Option<String> {
+        let wire = app::escape_memcached_key(key);
+        let ok = wire.len() <= MAX_KEY && wire.bytes().all(|b| b > 0x20 && b != 0x7f);
+        ok.then_some(wire)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn skipped(&self, server: usize) -> bool {
+        self.now_ms() < self.down_until[server].load(Ordering::Relaxed)
+    }
+
+    /// Records the outcome of an exchange with `server`: a transport
+    /// failure takes it out for [`RETRY_AFTER`] (logged once a second).
+    fn note<T>(&self, server: usize, op: &str, r: Result<T, McError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let transport = matches!(
+                    e,
+                    McError::Io(_)
+                        | McError::Timeout { .. }
+                        | McError::Ambiguous { .. }
+                        | McError::Protocol(_)
+                );
+                if transport {
+                    let until = self.now_ms() + RETRY_AFTER.as_millis() as u64;
+                    self.down_until[server].store(until, Ordering::Relaxed);
+                }
+                let sec = self.epoch.elapsed().as_secs() + 1;
+                if self.last_log[server].swap(sec, Ordering::Relaxed) != sec {
+                    let s = &self.ring.servers()[server];
+                    if transport {
+                        tracing::warn!(server = %s, op, error = %e, "memcached unreachable: serving without it for {RETRY_AFTER:?}");
+                    } else {
+                        tracing::warn!(server = %s, op, error = %e, "memcached refused a command");
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// The item under `key`, or `None` (a miss, an unusable key, or the
+    /// server down).
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let wire = Self::wire_key(key)?;
+        let server = self.ring.route_wire(wire.as_bytes());
+        if self.skipped(server) {
+            return None;
+        }
+        let r = self.note(server, "get", self.client.get(&wire).send())?;
+        match (r.status, r.value) {
+            (GetStatus::Hit, Some(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Stores `value` under `key` only if nothing is there (memcached
+    /// `add`). Returns whether it was stored.
+    pub fn add(&self, key: &str, value: &[u8], flags: u32, ttl: u32) -> bool {
+        let Some(wire) = Self::wire_key(key) else {
+            return false;
+        };
+        let server = self.ring.route_wire(wire.as_bytes());
+        if self.skipped(server) {
+            return false;
+        }
+        let r = self
+            .client
+            .set(&wire, value)
+            .client_flags(flags)
+            .ttl(Ttl::secs(ttl.max(1)))
+            .add()
+            .send();
+        self.note(server, "add", r)
+            .is_some_and(|m| m.status == MutationStatus::Applied)
+    }
+
+    /// Stores `value` under `key` unconditionally (memcached `set`).
+    pub fn set(&self, key: &str, value: &[u8], ttl: u32) -> bool {
+        let Some(wire) = Self::wire_key(key) else {
+            return false;
+        };
+        let server = self.ring.route_wire(wire.as_bytes());
+        let r = self
+            .client
+            .set(&wire, value)
+            .ttl(Ttl::secs(ttl.max(1)))
+            .send();
+        self.note(server, "set", r)
+            .is_some_and(|m| m.status == MutationStatus::Applied)
+    }
+
+    /// Removes `key`. Returns false only if the server could not be asked.
+    pub fn delete(&self, key: &str) -> bool {
+        let Some(wire) = Self::wire_key(key) else {
+            return true;
+        };
+        let server = self.ring.route_wire(wire.as_bytes());
+        self.note(server, "delete", self.client.delete(&wire).send())
+            .is_some()
+    }
+
+    /// Stores `value` (version `version` in the item's flags) unless the key
+    /// already holds that version or a newer one: `gets`, then `cas` (or
+    /// `add` when absent), again on a conflict. Writers call this after
+    /// their commit and before answering, so no later read anywhere can
+    /// see an older version. Tries the server even when it is being
+    /// skipped for reads: a write must not be dropped on a guess. If the
+    /// exchange fails, the key is deleted instead (a miss is never stale).
+    pub fn publish(&self, key: &str, value: &[u8], version: u32, ttl: u32) {
+        let Some(wire) = Self::wire_key(key) else {
+            return;
+        };
+        let server = self.ring.route_wire(wire.as_bytes());
+        let ttl = Ttl::secs(ttl.max(1));
+        for _ in 0..PUBLISH_TRIES {
+            let Some(cur) = self.note(
+                server,
+                "publish",
+                self.client
+                    .get(&wire)
+                    .meta(Meta::NONE.cas())
+                    .without_value()
+                    .send(),
+            ) else {
+                break;
+            };
+            let r = match (cur.status, cur.item.cas) {
+                (GetStatus::Hit, _) if cur.client_flags.unwrap_or(0) >= version => return,
+                (GetStatus::Hit, Some(cas)) => self
+                    .client
+                    .set(&wire, value)
+                    .client_flags(version)
+                    .ttl(ttl)
+                    .compare_cas(cas)
+                    .send(),
+                _ => self
+                    .client
+                    .set(&wire, value)
+                    .client_flags(version)
+                    .ttl(ttl)
+                    .add()
+                    .send(),
+            };
+            match self.note(server, "publish", r).map(|m| m.status) {
+                Some(MutationStatus::Applied) => return,
+                // Someone else wrote or removed it meanwhile: look again.
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        if !self.delete(key) {
+            tracing::error!(
+                key,
+                "could not publish nor delete a changed page; it may be served stale until it expires"
+            );
+        }
+    }
+}
+
+/// Version `v` as item flags; `None` if it does not fit (the page is then
+/// not cached: an uncached page is never stale).
+fn flags_of(v: u64) -> Option<u32> {
+    u32::try_from(v).ok()
+}
+
+/// Pages and page data in memcached (the app's `PageCache` seam).
+#[derive(Debug)]
+pub struct Pages {
+    pub mc: Arc<Memcached>,
+    /// Seconds an item lives.
+    pub ttl: u32,
+}
+
+impl PageCache for Pages {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.mc.get(key)
+    }
+
+    fn add(&self, key: &str, value: &[u8], version: u64) {
+        if let Some(f) = flags_of(version) {
+            self.mc.add(key, value, f, self.ttl);
+        }
+    }
+
+    fn publish(&self, key: &str, value: &[u8], version: u64) {
+        match flags_of(version) {
+            Some(f) => self.mc.publish(key, value, f, self.ttl),
+            None => {
+                self.mc.delete(key);
+            }
+        }
+    }
+}
+
+/// The memcached key of a photo file: the one nginx looks up for
+/// `/static/photos/{file}` (`$uri?$args`, no query).
+pub fn photo_key(file: &str) -> String {
+    format!("/static/photos/{file}?")
+}
+
+/// Photo bytes from memcached, read from disk only on a miss (and then
+/// left in memcached, where nginx finds them next time).
+#[derive(Debug)]
+pub struct Photos {
+    pub mc: Arc<Memcached>,
+    pub disk: app::DiskPhotos,
+    /// Seconds the bytes stay cached.
+    pub ttl: u32,
+}
+
+impl PhotoStore for Photos {
+    fn read(&self, file: &str) -> std::io::Result<Option<Vec<u8>>> {
+        let key = photo_key(file);
+        if let Some(bytes) = self.mc.get(&key) {
+            return Ok(Some(bytes));
+        }
+        let bytes = self.disk.read(file)?;
+        if let Some(b) = &bytes {
+            self.mc.add(&key, b, 0, self.ttl);
+        }
+        Ok(bytes)
+    }
+}
+
+/// A session as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    user: SessionUser,
+    expires_at: i64,
+}
+
+/// Sessions in memcached: any instance serves any visitor, and losing an
+/// instance logs nobody out. Losing memcached does (documented).
+#[derive(Debug)]
+pub struct McSessions {
+    pub mc: Arc<Memcached>,
+}
+
+fn session_key(id: &str) -> String {
+    format!("session:{id}")
+}
+
+impl SessionStore for McSessions {
+    fn load(&self, id: &str, now: i64) -> AppResult<Option<SessionUser>> {
+        let Some(bytes) = self.mc.get(&session_key(id)) else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<Stored>(&bytes) {
+            Ok(s) if s.expires_at > now => Ok(Some(s.user)),
+            _ => {
+                self.mc.delete(&session_key(id));
+                Ok(None)
+            }
+        }
+    }
+
+    fn create(&self, user: &SessionUser, now: i64, ttl: i64) -> AppResult<String> {
+        let id = app::sessions::new_id("");
+        let stored = Stored {
+            user: user.clone(),
+            expires_at: now + ttl,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| AppError::Internal(e.to_string()))?;
+        let secs = u32::try_from(ttl.clamp(1, i64::from(u32::MAX))).unwrap_or(u32::MAX);
+        if self.mc.set(&session_key(&id), &bytes, secs) {
+            Ok(id)
+        } else {
+            Err(AppError::Busy(
+                "the session store (memcached) is unavailable".into(),
+            ))
+        }
+    }
+
+    fn delete(&self, id: &str) -> AppResult<()> {
+        if !self.mc.delete(&session_key(id)) {
+            // The session expires on its own; the cookie is cleared anyway.
+            tracing::warn!("could not delete a session in memcached");
+        }
+        Ok(())
+    }
+}

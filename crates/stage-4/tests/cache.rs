@@ -1,0 +1,357 @@
+//! stage-4's caching promises, each checked with numbers: nginx answers
+//! cached pages and photos itself; with two memcached servers it finds every
+//! key the app wrote; a write is never followed by a stale read; sessions
+//! live in memcached, so any instance serves any visitor.
+
+use testkit::stages as common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use testkit::{Running, Site, contract, http};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stage-4");
+
+#[test]
+fn nginx_answers_cached_pages_and_photos_itself() {
+    if !tools_present(true) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = Running::start(BIN, &args(&site, &[]));
+    let first = stage.get("/user/user3");
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-cache"), Some("MISS"));
+    assert!(served_by(&first).is_some(), "the app rendered it");
+    let timing = first.header("server-timing").unwrap_or("");
+    assert!(
+        timing.contains("cache-get") && timing.contains("cache-set"),
+        "{timing}"
+    );
+    let second = stage.get("/user/user3");
+    assert_eq!(second.header("x-cache"), Some("HIT"));
+    assert!(
+        second.header("x-served-by").is_none(),
+        "nginx answered, no instance"
+    );
+    assert_eq!(
+        second.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(second.body == first.body, "the same bytes");
+
+    let file = model::queries::home(&site.conn()).unwrap()[0].file.clone();
+    let disk = std::fs::read(site.photos.join(&file)).unwrap();
+    let path = format!("/static/photos/{file}");
+    let miss = stage.get(&path);
+    assert_eq!((miss.status, miss.header("x-cache")), (200, Some("MISS")));
+    let hit = stage.get(&path);
+    assert_eq!(hit.header("x-cache"), Some("HIT"));
+    assert_eq!(hit.header("content-type"), Some("image/jpeg"));
+    assert_eq!(hit.header("cache-control"), Some("public, max-age=86400"));
+    assert!(
+        hit.body == disk && miss.body == disk,
+        "photo bytes as on disk"
+    );
+
+    // A visitor with a session gets the app (their name in the header),
+    // which takes the page data from memcached.
+    let cookie = contract::login(&stage, "user2");
+    let mine = http::request(
+        &stage.addr,
+        "GET",
+        "/user/user3",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(mine.header("x-cache"), Some("MISS"));
+    assert!(mine.text().contains("Logged in as"));
+    let timing = mine.header("server-timing").unwrap_or("");
+    assert!(
+        timing.contains("cache-get") && !timing.contains("query"),
+        "data from memcached: {timing}"
+    );
+    // …but photos are the same for everyone: nginx serves them.
+    let p = http::request(&stage.addr, "GET", &path, &[("Cookie", &cookie)], b"");
+    assert_eq!(p.header("x-cache"), Some("HIT"));
+}
+
+/// A memcached started by this test, killed (by pid) when dropped.
+struct Memcached {
+    child: Child,
+    addr: String,
+}
+
+impl Memcached {
+    fn start() -> Memcached {
+        let port = cluster::ports::free_port([127, 0, 0, 1].into()).unwrap();
+        let child = Command::new(cluster::memcached::find("memcached".as_ref()).unwrap())
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-m",
+                "64",
+                "-u",
+                "nobody",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        assert!(wait_for(Duration::from_secs(5), || TcpStream::connect(
+            &addr
+        )
+        .is_ok()));
+        Memcached { child, addr }
+    }
+
+    /// `curr_items` from `stats`.
+    fn items(&self) -> u64 {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.write_all(b"stats\r\n").unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.ends_with(b"END\r\n") {
+            let n = s.read(&mut chunk).unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&buf)
+            .lines()
+            .find_map(|l| l.strip_prefix("STAT curr_items "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_two_memcached_servers_nginx_finds_every_key_the_app_wrote() {
+    if !tools_present(true) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let (m1, m2) = (Memcached::start(), Memcached::start());
+    let servers = format!("{},{}", m1.addr, m2.addr);
+    let stage = Running::start(BIN, &args(&site, &["--memcached", &servers]));
+    assert!(
+        children_matching(stage.pid(), "memcached -l").is_empty(),
+        "the stage started no memcached of its own"
+    );
+    let mut paths = pages(&site, contract::USERS as usize);
+    let conn = site.conn();
+    let mut st = conn.prepare("SELECT DISTINCT file FROM photos").unwrap();
+    paths.extend(
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|f| format!("/static/photos/{}", f.unwrap())),
+    );
+    for p in &paths {
+        let r = stage.get(p);
+        assert_eq!((r.status, r.header("x-cache")), (200, Some("MISS")), "{p}");
+    }
+    let hits = paths
+        .iter()
+        .filter(|p| stage.get(p).header("x-cache") == Some("HIT"))
+        .count();
+    let (n1, n2) = (m1.items(), m2.items());
+    eprintln!(
+        "{} keys read back through nginx: {hits} hits; items {n1} + {n2}",
+        paths.len()
+    );
+    assert_eq!(
+        hits,
+        paths.len(),
+        "every key the app wrote is where nginx looks"
+    );
+    assert!(n1 > 5 && n2 > 5, "both servers hold keys: {n1} and {n2}");
+}
+
+#[test]
+fn a_write_is_never_followed_by_a_stale_read() {
+    if !tools_present(true) {
+        return;
+    }
+    const WRITES: usize = 25;
+    let site = Site::new(contract::USERS);
+    let stage = Running::start(BIN, &args(&site, &[]));
+    let photo = model::queries::home(&site.conn()).unwrap()[0].id;
+    let page = format!("/photo/{photo}");
+    let marker = |i: usize| format!("fresh{}x{i}y", std::process::id());
+    let writer = contract::login(&stage, "user2");
+    let reader = contract::login(&stage, "user3");
+    let acked = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let (reads, stale) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (acked, done, reads, stale, page, reader) =
+                (&acked, &done, &reads, &stale, &page, &reader);
+            let addr = stage.addr.as_str();
+            s.spawn(move || {
+                // Three anonymous readers (nginx, memcached pages) and one
+                // logged in (the app, memcached page data).
+                let headers: Vec<(&str, &str)> = if t == 0 {
+                    vec![("Cookie", reader)]
+                } else {
+                    vec![]
+                };
+                while !done.load(Ordering::SeqCst) {
+                    let n = acked.load(Ordering::SeqCst);
+                    let r = http::request(addr, "GET", page, &headers, b"");
+                    assert_eq!(r.status, 200);
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    let text = r.text();
+                    if let Some(i) = (0..n).find(|i| !text.contains(&marker(*i))) {
+                        eprintln!(
+                            "stale read (reader {t}): comment {i} of {n} acknowledged ones missing"
+                        );
+                        stale.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+        for i in 0..WRITES {
+            let r = http::request(
+                &stage.addr,
+                "POST",
+                &format!("{page}/comments"),
+                &[
+                    ("Cookie", &writer),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                format!("body={}", marker(i)).as_bytes(),
+            );
+            assert_eq!(r.status, 303, "{}", r.text());
+            acked.store(i + 1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    let (reads, stale) = (reads.into_inner(), stale.into_inner());
+    eprintln!("{WRITES} writes, {reads} concurrent reads, {stale} stale");
+    assert!(reads > 2 * WRITES, "readers really ran: {reads}");
+    assert_eq!(stale, 0, "no read after an acknowledged write missed it");
+    let last = stage.get(&page);
+    assert_eq!(
+        last.header("x-cache"),
+        Some("HIT"),
+        "the published page is cached"
+    );
+    assert!((0..WRITES).all(|i| last.text().contains(&marker(i))));
+}
+
+#[test]
+fn any_instance_serves_any_session_and_losing_one_logs_nobody_out() {
+    if !tools_present(true) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let stage = Running::start(BIN, &args(&site, &["--instances", "2"]));
+    let cookie = contract::login(&stage, "user5");
+    let get = || {
+        http::request(
+            &stage.addr,
+            "GET",
+            "/user/user1",
+            &[("Cookie", &cookie)],
+            b"",
+        )
+    };
+    let mut tags = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let r = get();
+        assert!(r.text().contains("Logged in as"));
+        tags.insert(served_by(&r).unwrap().1);
+    }
+    assert_eq!(
+        tags.len(),
+        2,
+        "no stickiness: both instances serve the session ({tags:?})"
+    );
+    let victim = children_matching(stage.pid(), " instance ")[0];
+    testkit::signal(victim, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut n = 0;
+    while Instant::now() < deadline {
+        let r = get();
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text().contains("Logged in as"),
+            "still logged in after losing an instance"
+        );
+        n += 1;
+    }
+    assert!(n > 10);
+}
+
+#[test]
+fn balances_instances_started_elsewhere_sharing_the_memcached_servers() {
+    if !tools_present(true) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let mc = Memcached::start();
+    let instance = |ip: &str, tag: &str| {
+        let a: Vec<String> = [
+            "instance",
+            "--listen",
+            &format!("{ip}:0"),
+            "--tag",
+            tag,
+            "--memcached",
+            &mc.addr,
+            "--db",
+            &site.db.display().to_string(),
+            "--photos",
+            &site.photos.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Running::start(BIN, &a)
+    };
+    let (a, b) = (instance("127.0.0.2", "i0"), instance("127.0.0.3", "i1"));
+    let upstream = format!("{},{}", a.addr, b.addr);
+    let no_memcached = Command::new(BIN)
+        .args(site.args(&["--upstream", &upstream]))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        !no_memcached.status.success(),
+        "--upstream without --memcached is refused"
+    );
+    let stage = Running::start(
+        BIN,
+        &args(&site, &["--upstream", &upstream, "--memcached", &mc.addr]),
+    );
+    let cookie = contract::login(&stage, "user6");
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let r = http::request(&stage.addr, "GET", "/photo/2", &[("Cookie", &cookie)], b"");
+        assert!(r.text().contains("Logged in as"));
+        pids.insert(served_by(&r).unwrap().0);
+    }
+    assert_eq!(
+        pids,
+        [a.pid(), b.pid()].into_iter().collect(),
+        "both remote instances serve the session"
+    );
+    assert_eq!(stage.get("/photo/2").header("x-cache"), Some("MISS"));
+    assert_eq!(stage.get("/photo/2").header("x-cache"), Some("HIT"));
+}

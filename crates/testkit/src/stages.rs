@@ -1,0 +1,151 @@
+//! Helpers for the fault tests of the stages behind nginx (stage-3, stage-4).
+
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::http::{self, Resp};
+
+/// nginx (and memcached, for stage-4) must be installed; under `CI=true` a
+/// missing one fails the test with the install command, elsewhere it skips.
+pub fn tools_present(memcached: bool) -> bool {
+    crate::require_tool("nginx", "sudo apt-get install -y nginx")
+        && (!memcached || crate::require_tool("memcached", "sudo apt-get install -y memcached"))
+}
+
+/// `--db`, `--photos`, `--listen 127.0.0.1:0`, a `--run-dir` inside the
+/// site's temporary directory (removed even after a SIGKILL), plus `extra`.
+pub fn args(site: &crate::Site, extra: &[&str]) -> Vec<String> {
+    let run = site.dir.path().join("run").display().to_string();
+    let mut v = site.args(&["--run-dir", &run]);
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// The command line of `pid`.
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Pids of the stage's descendants whose command line contains `needle`.
+pub fn children_matching(stage: u32, needle: &str) -> Vec<u32> {
+    cluster::process::descendants(stage)
+        .into_iter()
+        .filter(|p| cmdline(*p).contains(needle))
+        .collect()
+}
+
+/// `(pid, tag)` from `X-Served-By: stage-N pid=P TAG`.
+pub fn served_by(r: &Resp) -> Option<(u32, String)> {
+    let v = r.header("x-served-by")?;
+    let mut it = v.split_whitespace().skip(1);
+    let pid = it.next()?.strip_prefix("pid=")?.parse().ok()?;
+    Some((pid, it.next().unwrap_or("").to_owned()))
+}
+
+/// Waits up to `limit` for `cond`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    cond()
+}
+
+/// Outcome of a stream of requests.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub by_status: BTreeMap<u16, usize>,
+    /// Requests that got no HTTP answer at all.
+    pub io_errors: Vec<String>,
+    /// `X-Cache: HIT` answers.
+    pub hits: usize,
+}
+
+impl Tally {
+    pub fn total(&self) -> usize {
+        self.by_status.values().sum::<usize>() + self.io_errors.len()
+    }
+    pub fn count(&self, f: impl Fn(u16) -> bool) -> usize {
+        self.by_status
+            .iter()
+            .filter(|(s, _)| f(**s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+    fn merge(&mut self, o: Tally) {
+        for (s, n) in o.by_status {
+            *self.by_status.entry(s).or_default() += n;
+        }
+        self.io_errors.extend(o.io_errors);
+        self.hits += o.hits;
+    }
+}
+
+/// `threads` clients GET `paths` (round robin) until `until`, each with
+/// `cookie` if given; meanwhile `during` runs on the calling thread.
+pub fn hammer(
+    addr: &str,
+    paths: &[String],
+    threads: usize,
+    cookie: Option<&str>,
+    until: Instant,
+    during: impl FnOnce(),
+) -> Tally {
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut tally = Tally::default();
+                    let headers: Vec<(&str, &str)> =
+                        cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+                    let mut i = t;
+                    while Instant::now() < until {
+                        let path = &paths[i % paths.len()];
+                        i += 1;
+                        match http::try_request(addr, "GET", path, &headers, b"") {
+                            Ok(r) => {
+                                *tally.by_status.entry(r.status).or_default() += 1;
+                                if r.header("x-cache") == Some("HIT") {
+                                    tally.hits += 1;
+                                }
+                            }
+                            Err(e) => tally.io_errors.push(format!("GET {path}: {e}")),
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        during();
+        let mut all = Tally::default();
+        for w in workers {
+            all.merge(w.join().expect("load thread"));
+        }
+        all
+    })
+}
+
+/// Sample pages of a test site: users' pages and photo pages.
+pub fn pages(site: &crate::Site, n: usize) -> Vec<String> {
+    let photos: Vec<i64> = {
+        let c = site.conn();
+        let mut st = c
+            .prepare("SELECT id FROM photos ORDER BY id LIMIT ?1")
+            .unwrap();
+        st.query_map([n as i64], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    (1..=n)
+        .map(|u| format!("/user/user{}", 1 + (u - 1) % site.users as usize))
+        .zip(photos.iter().map(|p| format!("/photo/{p}")))
+        .flat_map(|(a, b)| [a, b])
+        .collect()
+}
