@@ -7,6 +7,12 @@ use std::path::PathBuf;
 /// Why a supervisor, a child or a socket could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// The app server of an instance could not start or serve.
+    #[error(transparent)]
+    Server(#[from] appserver::ServerError),
+    /// A command line that cannot work.
+    #[error("{0}")]
+    Usage(&'static str),
     /// A system tool (nginx, memcached) is missing.
     #[error("{tool} is not installed (looked for {looked}); install it with `{install}`")]
     NotInstalled {

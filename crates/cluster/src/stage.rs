@@ -206,3 +206,54 @@ pub async fn run_until_signal<T>(
     tracing::info!("{s}: stopping");
     Ok(())
 }
+
+/// What every app-server instance of a balanced stage (stage-3, stage-4)
+/// takes on its command line: where to listen, its tag, the server options.
+/// Each stage flattens this into its `instance` subcommand and adds its own.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InstanceArgs {
+    /// Address to listen on (for instances started by hand).
+    #[arg(
+        long,
+        env = "FK_INSTANCE_LISTEN",
+        required_unless_present = "listen_fd",
+        conflicts_with = "listen_fd"
+    )]
+    pub listen: Option<String>,
+    /// Serve on this inherited listening socket (how the supervisor starts
+    /// instances).
+    #[arg(long, env = "FK_LISTEN_FD")]
+    pub listen_fd: Option<i32>,
+    /// This instance's tag: ends its `X-Served-By`; in stage-3 it also
+    /// prefixes its session ids, so nginx routes them back here.
+    #[arg(long, env = "FK_INSTANCE_TAG", default_value = "i0", value_parser = parse_tag)]
+    pub tag: String,
+    #[command(flatten)]
+    pub serve: appserver::ServeArgs,
+}
+
+/// `--tag`'s parser: see [`valid_tag`].
+fn parse_tag(s: &str) -> Result<String, String> {
+    if valid_tag(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("a tag is 1 to 16 lower-case letters and digits, such as i0".into())
+    }
+}
+
+/// Runs one instance: the app server with `backends`, named `stage` and
+/// tagged, on its address or inherited socket, until SIGINT/SIGTERM.
+pub fn run_instance(
+    a: InstanceArgs,
+    stage: &str,
+    backends: appserver::Backends,
+) -> Result<(), ClusterError> {
+    let server = appserver::Server::new(&a.serve, stage, backends)?.tagged(&a.tag);
+    let listen = match (a.listen_fd, a.listen) {
+        (Some(fd), _) => appserver::Listen::Bound(crate::inherit::listener_from_fd(fd)?),
+        (None, Some(addr)) => appserver::Listen::Addr(addr),
+        (None, None) => return Err(ClusterError::Usage("give --listen ADDR or --listen-fd FD")),
+    };
+    appserver::run_until_signal_on(listen, server, a.serve.threads)?;
+    Ok(())
+}

@@ -40,10 +40,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use appserver::{Backends, Listen, ServeArgs, Server, Sessions};
+use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
 use cluster::nginx::{self, Nginx};
-use cluster::stage::{self, HeldSockets, Instance};
+use cluster::stage::{self, HeldSockets, Instance, InstanceArgs};
 use cluster::{RunDir, Signals, Supervisor};
 
 /// stage-3: several app-server instances behind nginx, sessions in each one's memory.
@@ -92,37 +92,6 @@ struct SupervisorArgs {
     serve: ServeArgs,
 }
 
-/// One instance's options.
-#[derive(clap::Args, Debug)]
-struct InstanceArgs {
-    /// Address to listen on (for instances started by hand).
-    #[arg(
-        long,
-        env = "FK_INSTANCE_LISTEN",
-        required_unless_present = "listen_fd",
-        conflicts_with = "listen_fd"
-    )]
-    listen: Option<String>,
-    /// Serve on this inherited listening socket (how the supervisor starts
-    /// instances).
-    #[arg(long, env = "FK_LISTEN_FD")]
-    listen_fd: Option<i32>,
-    /// This instance's tag: prefixes its session ids (nginx routes them
-    /// back here) and ends its `X-Served-By`.
-    #[arg(long, env = "FK_INSTANCE_TAG", default_value = "i0", value_parser = parse_tag)]
-    tag: String,
-    #[command(flatten)]
-    serve: ServeArgs,
-}
-
-fn parse_tag(s: &str) -> Result<String, String> {
-    if stage::valid_tag(s) {
-        Ok(s.to_owned())
-    } else {
-        Err("a tag is 1 to 16 lower-case letters and digits, such as i0".into())
-    }
-}
-
 fn main() {
     let args = Args::parse();
     web::init_tracing();
@@ -146,14 +115,7 @@ fn instance(a: InstanceArgs) -> anyhow::Result<()> {
             dir: a.serve.photos_dir(),
         }),
     };
-    let server = Server::new(&a.serve, "stage-3", backends)?.tagged(&a.tag);
-    let listen = match (a.listen_fd, a.listen) {
-        (Some(fd), _) => Listen::Bound(cluster::inherit::listener_from_fd(fd)?),
-        (None, Some(addr)) => Listen::Addr(addr),
-        (None, None) => anyhow::bail!("give --listen ADDR or --listen-fd FD"),
-    };
-    appserver::run_until_signal_on(listen, server, a.serve.threads)?;
-    Ok(())
+    Ok(stage::run_instance(a, "stage-3", backends)?)
 }
 
 /// The supervisor: instances, nginx, until SIGINT/SIGTERM.

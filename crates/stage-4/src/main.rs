@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use appserver::{Backends, Listen, ServeArgs, Server, Sessions};
+use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
 use cluster::nginx::{self, Nginx};
 use cluster::stage::{self, HeldSockets};
@@ -59,7 +59,7 @@ struct Args {
 enum Cmd {
     /// Run one app-server instance (the supervisor starts these; or start
     /// them elsewhere and list them with --upstream).
-    Instance(InstanceArgs),
+    Instance(CachedInstanceArgs),
 }
 
 /// The supervisor's options (the default mode).
@@ -115,39 +115,16 @@ struct CacheArgs {
     photo_ttl: u32,
 }
 
-/// One instance's options.
+/// One instance's options: the shared ones, plus where memcached is.
 #[derive(clap::Args, Debug)]
-struct InstanceArgs {
-    /// Address to listen on (for instances started by hand).
-    #[arg(
-        long,
-        env = "FK_INSTANCE_LISTEN",
-        required_unless_present = "listen_fd",
-        conflicts_with = "listen_fd"
-    )]
-    listen: Option<String>,
-    /// Serve on this inherited listening socket (how the supervisor starts
-    /// instances).
-    #[arg(long, env = "FK_LISTEN_FD")]
-    listen_fd: Option<i32>,
-    /// This instance's name, at the end of its `X-Served-By`.
-    #[arg(long, env = "FK_INSTANCE_TAG", default_value = "i0", value_parser = parse_tag)]
-    tag: String,
+struct CachedInstanceArgs {
+    #[command(flatten)]
+    instance: stage::InstanceArgs,
     /// The memcached servers (`host:port,…`), exactly as nginx lists them.
     #[arg(long, env = "FK_MEMCACHED", value_delimiter = ',', required = true)]
     memcached: Vec<String>,
     #[command(flatten)]
     cache: CacheArgs,
-    #[command(flatten)]
-    serve: ServeArgs,
-}
-
-fn parse_tag(s: &str) -> Result<String, String> {
-    if stage::valid_tag(s) {
-        Ok(s.to_owned())
-    } else {
-        Err("a tag is 1 to 16 lower-case letters and digits, such as i0".into())
-    }
 }
 
 fn main() {
@@ -165,8 +142,11 @@ fn main() {
 }
 
 /// An app server with sessions, pages, page data and photo bytes in memcached.
-fn instance(a: InstanceArgs) -> anyhow::Result<()> {
-    let mc = Arc::new(memcached::Memcached::new(&a.memcached, a.serve.threads)?);
+fn instance(a: CachedInstanceArgs) -> anyhow::Result<()> {
+    let mc = Arc::new(memcached::Memcached::new(
+        &a.memcached,
+        a.instance.serve.threads,
+    )?);
     let backends = Backends {
         sessions: Sessions::Shared(Arc::new(memcached::McSessions { mc: mc.clone() })),
         cache: Arc::new(memcached::Pages {
@@ -176,19 +156,12 @@ fn instance(a: InstanceArgs) -> anyhow::Result<()> {
         photos: Arc::new(memcached::Photos {
             mc,
             disk: app::DiskPhotos {
-                dir: a.serve.photos_dir(),
+                dir: a.instance.serve.photos_dir(),
             },
             ttl: a.cache.photo_ttl,
         }),
     };
-    let server = Server::new(&a.serve, "stage-4", backends)?.tagged(&a.tag);
-    let listen = match (a.listen_fd, a.listen) {
-        (Some(fd), _) => Listen::Bound(cluster::inherit::listener_from_fd(fd)?),
-        (None, Some(addr)) => Listen::Addr(addr),
-        (None, None) => anyhow::bail!("give --listen ADDR or --listen-fd FD"),
-    };
-    appserver::run_until_signal_on(listen, server, a.serve.threads)?;
-    Ok(())
+    Ok(stage::run_instance(a.instance, "stage-4", backends)?)
 }
 
 /// The supervisor: memcached, instances, nginx, until SIGINT/SIGTERM.
