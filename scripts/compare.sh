@@ -338,16 +338,17 @@ for row in $ROWS; do
       if ensure_static_nginx; then
         log "== calibration: loadgen vs wrk on nginx, 2 KB"
         pairs=3; [ "$QUICK" = 1 ] && pairs=1
+        mkdir -p "$RAW/calibration-runs"
         for ((p = 1; p <= pairs; p++)); do
-          run wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-$p.wrk.txt" 2>&1 || true
+          run wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-runs/$p.wrk.txt" 2>&1 || true
           run "$BIN/loadgen" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
-            --json "$RAW/calibration-$p.loadgen-single.json" "$static_nginx_url/static2k.html" > /dev/null 2>&1 || true
+            --json "$RAW/calibration-runs/$p.loadgen-single.json" "$static_nginx_url/static2k.html" > /dev/null 2>&1 || true
         done
         # Median by wrk's req/s and by loadgen's req/s, each on its own.
-        med_wrk=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/^Requests\/sec: *//p' "$RAW/calibration-$p.wrk.txt") $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
-        med_lg=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$RAW/calibration-$p.loadgen-single.json" | head -n 1) $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
-        cp "$RAW/calibration-${med_wrk:-1}.wrk.txt" "$RAW/calibration.wrk.txt"
-        cp "$RAW/calibration-${med_lg:-1}.loadgen-single.json" "$RAW/calibration.loadgen-single.json"
+        med_wrk=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/^Requests\/sec: *//p' "$RAW/calibration-runs/$p.wrk.txt") $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
+        med_lg=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$RAW/calibration-runs/$p.loadgen-single.json" | head -n 1) $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
+        cp "$RAW/calibration-runs/${med_wrk:-1}.wrk.txt" "$RAW/calibration.wrk.txt"
+        cp "$RAW/calibration-runs/${med_lg:-1}.loadgen-single.json" "$RAW/calibration.loadgen-single.json"
         row_line calibration - "loadgen vs wrk, nginx serving 2 KB, -c $CONC (median of $pairs alternating runs)" - ok ""
       else
         row_line calibration - "loadgen vs wrk" - failed "nginx did not start"; FAILED=1

@@ -589,9 +589,18 @@ impl Verifier<'_> {
                             .next()
                             .unwrap_or_default()
                             .to_string();
-                        let hex = &value["sid=".len()..];
-                        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                            problems.push(format!("sid {hex:?} is not hex"));
+                        let id = &value["sid=".len()..];
+                        // 32 hex digits (128 random bits), after an optional
+                        // instance tag such as `i0-` (stage-3 routes on it).
+                        let hex = id.rsplit_once('-').map_or(id, |(tag, h)| {
+                            if tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                                h
+                            } else {
+                                id
+                            }
+                        });
+                        if hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            problems.push(format!("sid {id:?} is not 128 random bits in hex"));
                         }
                         let attrs: Vec<String> = c
                             .split(';')
