@@ -23,8 +23,10 @@
 //! which is exactly what the `--no-index` database triggers.
 //!
 //! ## The GIL
-//! `--gil` wraps the handling in [`app::Gil`] (see that module for what runs
-//! under the lock and what releases it). With `--gil`, two worker threads
+//! `--gil` puts the request path under [`app::Gil`] the way CPython held
+//! its lock: each connection is polled holding it (HTTP parsing and writing),
+//! the handler runs under it, and it is released around every SQLite, disk
+//! and memcached call (see that module for the details). With `--gil`, two worker threads
 //! still exist, but only one runs "Python" at a time: the talk's "can only
 //! utilize one core on a dual core machine".
 //!
@@ -168,7 +170,7 @@ impl r2d2::ManageConnection for Manager {
 pub struct Server {
     pool: r2d2::Pool<Manager>,
     backends: Backends,
-    gil: Gil,
+    gil: Arc<Gil>,
     config: app::Config,
     served_by: HeaderValue,
     last_slow_log: AtomicU64,
@@ -203,7 +205,7 @@ impl Server {
         Ok(Server {
             pool,
             backends,
-            gil: if args.gil { Gil::on() } else { Gil::off() },
+            gil: Arc::new(if args.gil { Gil::on() } else { Gil::off() }),
             config,
             served_by: HeaderValue::from_str(&served_by)
                 .unwrap_or(HeaderValue::from_static("flickrkillr")),
@@ -284,7 +286,16 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        web::serve(listener, shutdown, move |req| self.clone().respond(req)).await;
+        // Under --gil every connection is polled holding the lock: hyper's
+        // parsing and writing are "Python" too, as CherryPy's were.
+        let gil = self.gil.enabled().then(|| self.gil.clone());
+        web::serve_with_gil(
+            listener,
+            shutdown,
+            move |req| self.clone().respond(req),
+            gil,
+        )
+        .await;
     }
 }
 

@@ -368,24 +368,46 @@ fn pages_with_a_visitors_name_are_never_cached_for_others() {
     let site = Site::new(contract::USERS);
     let stage = Running::start(BIN, &args(&site, &[]));
     let photo = model::queries::home(&site.conn()).unwrap()[0].id;
-    let pages = ["/".to_string(), "/user/user3".into(), format!("/photo/{photo}"), "/user/user2".into()];
+    let pages = [
+        "/".to_string(),
+        "/user/user3".into(),
+        format!("/photo/{photo}"),
+        "/user/user2".into(),
+    ];
     let cookie = contract::login(&stage, "user2");
     let sid = cookie.trim_start_matches("sid=").to_owned();
     for p in &pages {
         let r = http::request(&stage.addr, "GET", p, &[("Cookie", &cookie)], b"");
         assert_eq!(r.status, 200);
-        assert!(r.text().contains("Logged in as"), "{p}: the visitor sees their name");
-        assert_ne!(r.header("x-cache"), Some("HIT"), "{p}: a logged-in page never comes from nginx's cache");
+        assert!(
+            r.text().contains("Logged in as"),
+            "{p}: the visitor sees their name"
+        );
+        assert_ne!(
+            r.header("x-cache"),
+            Some("HIT"),
+            "{p}: a logged-in page never comes from nginx's cache"
+        );
     }
     for round in 0..2 {
         for p in &pages {
             let r = stage.get(p);
             assert_eq!(r.status, 200);
             let body = r.text();
-            assert!(!body.contains("Logged in as"), "{p} (round {round}): another visitor's header");
-            assert!(!body.contains("/logout"), "{p} (round {round}): a log-out form");
+            assert!(
+                !body.contains("Logged in as"),
+                "{p} (round {round}): another visitor's header"
+            );
+            assert!(
+                !body.contains("/logout"),
+                "{p} (round {round}): a log-out form"
+            );
             assert!(!body.contains(&sid), "{p} (round {round}): a session id");
         }
     }
-    assert_eq!(stage.get("/user/user3").header("x-cache"), Some("HIT"), "the anonymous page is cached");
+    assert_eq!(
+        stage.get("/user/user3").header("x-cache"),
+        Some("HIT"),
+        "the anonymous page is cached"
+    );
 }

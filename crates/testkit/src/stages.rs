@@ -1,6 +1,5 @@
 //! Helpers for the fault tests of the stages behind nginx (stage-3, stage-4).
 
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

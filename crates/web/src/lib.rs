@@ -117,6 +117,38 @@ where
     S: Fn(hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + 'static,
 {
+    serve_with_gil(listener, shutdown, service, None).await
+}
+
+/// A connection polled while holding the emulated GIL: hyper's HTTP parsing,
+/// body reading and response writing then count as "Python", as CherryPy's
+/// did (see `app::gil`).
+struct UnderGil<C> {
+    conn: std::pin::Pin<Box<C>>,
+    gil: std::sync::Arc<app::Gil>,
+}
+
+impl<C: Future> Future for UnderGil<C> {
+    type Output = C::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<C::Output> {
+        let this = &mut *self;
+        this.gil.hold(|| this.conn.as_mut().poll(cx))
+    }
+}
+
+/// [`serve`], with every connection polled under `gil` when one is given.
+pub async fn serve_with_gil<S, F>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    service: S,
+    gil: Option<std::sync::Arc<app::Gil>>,
+) where
+    S: Fn(hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = hyper::Response<Body>> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     let mut builder = http1::Builder::new();
@@ -147,11 +179,20 @@ where
                     }),
                 );
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                let log = |r: Result<(), hyper::Error>| {
+                    if let Err(e) = r {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                });
+                };
+                match &gil {
+                    Some(g) => {
+                        let under = UnderGil { conn: Box::pin(conn), gil: g.clone() };
+                        tokio::spawn(async move { log(under.await) });
+                    }
+                    None => {
+                        tokio::spawn(async move { log(conn.await) });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }
