@@ -5,7 +5,10 @@
 #   - every process of the stage grows its resident memory by at most
 #     RSS_BOUND_MB (the first measurement is taken after a warm-up, so caches
 #     and pools that fill once are not counted as growth);
-#   - open file descriptors are back to their warm count after the run;
+#   - open file descriptors are back to their warm count after the run
+#     (connections idle in nginx's upstream keep-alive pools close after their
+#     idle timeouts, 5 s to the instances and 60 s to memcached: the check
+#     waits up to FD_SETTLE_S for them before it fails);
 #   - stage-1: no zombie and no leftover CGI process.
 #
 #   scripts/soak.sh STAGE [--seconds 60] [--concurrency 128] [--users 2000]
@@ -24,6 +27,8 @@ USERS=2000
 # grows by a bounded amount (allocator arenas, SQLite's page cache, tokio's
 # buffers) levels off well below this on a 2,000-user data set.
 RSS_BOUND_MB=64
+# Longest idle timeout of a pooled connection (nginx → memcached, 60 s) plus slack.
+FD_SETTLE_S=75
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_RUN=$2; shift ;;
@@ -95,6 +100,16 @@ for p in $(procs); do RSS0[$p]=$(rss "$p"); FD0[$p]=$(fds "$p"); NAME[$p]=$(cat 
 "$BIN/loadgen" --mix realistic --db "$WORK/soak.db" -c "$CONC" -d "${SECONDS_RUN}s" -w 0 \
   --json "$WORK/soak.json" "$URL/" | tee "$WORK/soak.txt"
 sleep 3
+
+# Wait for pooled idle connections to close (see FD_SETTLE_S).
+settled=0
+for ((i = 0; i < FD_SETTLE_S; i++)); do
+  over=0
+  for p in "${!RSS0[@]}"; do [ "$(fds "$p")" -le "${FD0[$p]}" ] || over=1; done
+  [ "$over" = 0 ] && break
+  sleep 1; settled=$((i + 1))
+done
+echo "file descriptors settled after ${settled}s"
 
 fail=0
 fivexx=$({ grep -o '"5[0-9][0-9]": *[0-9]*' "$WORK/soak.json" || true; } | awk -F: '{s += $2} END {print s + 0}')
