@@ -141,6 +141,11 @@ http {{
     # stops absurd ones, and keeps every accepted body in memory.
     client_max_body_size 64k;
     client_body_buffer_size 64k;
+    # A client that trickles its request head, or stalls in its body, is cut
+    # off after 10 s, the same as the app servers (web::HEADER_READ_TIMEOUT,
+    # web::BODY_READ_TIMEOUT); nginx's default is 60 s.
+    client_header_timeout 10s;
+    client_body_timeout 10s;
 
     # Upstream keep-alive: HTTP/1.1 and no "Connection: close" to the app.
     # (Measured on this machine: nginx -> memcached went from 13.6k to 53.5k

@@ -307,3 +307,58 @@ fn a_broken_instance_stops_the_stage_at_start_up() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("exited during start-up"), "{err}");
 }
+
+/// Slow clients through nginx: 64 connections trickling their request head
+/// and one stalling in its body are cut off after nginx's 10 s timeouts,
+/// and nobody else waits meanwhile.
+#[test]
+fn slow_clients_are_cut_off_by_nginx_and_starve_no_one() {
+    use std::io::{Read, Write};
+    if !tools_present(false) {
+        return;
+    }
+    let site = Site::new(5);
+    let stage = Running::start(BIN, &args(&site, &[]));
+    let trickle: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&stage.addr).unwrap();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut short = std::net::TcpStream::connect(&stage.addr).unwrap();
+    short
+        .write_all(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusername=")
+        .unwrap();
+    for _ in 0..20 {
+        let t = Instant::now();
+        assert_eq!(stage.get("/user/user2").status, 200);
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a normal client waited {:?}",
+            t.elapsed()
+        );
+    }
+    let closed_within = |mut c: std::net::TcpStream| {
+        let t = Instant::now();
+        c.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
+        let mut buf = Vec::new();
+        let _ = c.read_to_end(&mut buf);
+        (t.elapsed(), String::from_utf8_lossy(&buf).into_owned())
+    };
+    let (took, out) = closed_within(short);
+    assert!(took < Duration::from_secs(15), "stalled body held {took:?}");
+    assert!(
+        out.is_empty() || out.starts_with("HTTP/1.1 408"),
+        "{out:.80}"
+    );
+    for c in trickle {
+        let (took, _) = closed_within(c);
+        assert!(
+            took < Duration::from_secs(15),
+            "trickling connection held {took:?}"
+        );
+    }
+    assert_eq!(stage.get("/healthz").status, 200);
+}
