@@ -239,7 +239,7 @@ mod tests {
     fn wire_keys_route_as_their_raw_form() {
         let ring = Ring::new(&["127.0.0.1:21001", "127.0.0.1:21002", "127.0.0.1:21003"]);
         for raw in ["/a b?", "/100%?x", "/tab\there?", "/plain?"] {
-            let wire = app_escape(raw);
+            let wire = app::escape_memcached_key(raw);
             assert_eq!(unescape(wire.as_bytes()), raw.as_bytes());
             assert_eq!(
                 ring.route_wire(wire.as_bytes()),
@@ -247,19 +247,5 @@ mod tests {
                 "{raw}"
             );
         }
-    }
-
-    /// The app's escaping (app::escape_memcached_key), restated so this
-    /// crate stays independent of the app.
-    fn app_escape(key: &str) -> String {
-        let mut out = String::new();
-        for ch in key.chars() {
-            if (ch as u32) <= 0x20 || ch == '%' {
-                out.push_str(&format!("%{:02X}", ch as u32));
-            } else {
-                out.push(ch);
-            }
-        }
-        out
     }
 }

@@ -10,18 +10,8 @@ use std::time::Duration;
 use cluster::nginx::{self, Nginx};
 use cluster::{Ring, RunDir, Supervisor, memcached, ports, probe};
 
-/// nginx's escaping of `$memcached_key` (app::escape_memcached_key).
-fn escape(key: &str) -> String {
-    let mut out = String::new();
-    for ch in key.chars() {
-        if (ch as u32) <= 0x20 || ch == '%' {
-            out.push_str(&format!("%{:02X}", ch as u32));
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
+/// nginx's escaping of `$memcached_key`, as the app applies it.
+use app::escape_memcached_key as escape;
 
 /// The request path whose decoded `$uri` is `key`.
 fn url_path(key: &str) -> String {

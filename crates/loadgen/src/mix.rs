@@ -261,27 +261,9 @@ impl Site {
     }
 }
 
-/// SplitMix64: tiny, fast, and ours, so a mix replays the same on every
-/// machine and every version of the `rand` crate.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+/// The workspace's deterministic generator (SplitMix64, `seed::rng`): a mix
+/// replays the same on every machine and every version of the `rand` crate.
+pub use seed::rng::Rng;
 
 /// Zipf-distributed ranks 1..=n by rejection from a continuous bound (the
 /// algorithm of `rand_distr::Zipf`): O(1) per sample, no table, for any n.

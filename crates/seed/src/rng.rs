@@ -35,9 +35,14 @@ impl Rng {
         lo + self.below(hi - lo + 1)
     }
 
+    /// Uniform in `[0, 1)`, from the top 53 bits.
+    pub fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 1.0 < p
+        self.f64() < p
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
