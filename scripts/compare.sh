@@ -194,14 +194,8 @@ stop() { # stops PID and every process it started; returns 1 if any is left
   return 0
 }
 
-# A free loopback port: one nothing answers on (bash's /dev/tcp, no python).
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# free_port, write_static_nginx_conf
+. "$ROOT/scripts/lib/static-nginx.sh"
 NGINX_DIR=$TMP/nginx-static
 
 # ---- 4. the rows -----------------------------------------------------------------
@@ -267,33 +261,13 @@ ensure_static_nginx() {
   mkdir -p "$NGINX_DIR/www/user"
   cp "$TMP/page.html" "$NGINX_DIR/www/user/user42"
   cp "$TMP/static2k.html" "$NGINX_DIR/www/static2k.html"
-  mkdir -p "$NGINX_DIR/tmp"
   local port workers
   port=$(free_port)
   # The same worker count as stage-3/4's nginx (crates/web/src/defaults.rs).
   workers=$(sed -n 's/^pub const NGINX_WORKERS: [a-z]* = \([0-9]*\);.*/\1/p' crates/web/src/defaults.rs | head -n 1)
-  cat > "$NGINX_DIR/nginx.conf" <<CONF
-# The static-file ceiling: nginx serving a copy of the user page (and a
-# 2 KB file for the load generator's calibration), nothing else.
-worker_processes ${workers:-1};
-pid $NGINX_DIR/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $NGINX_DIR/tmp/body;
-  proxy_temp_path $NGINX_DIR/tmp/proxy;
-  fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
-  uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
-  scgi_temp_path $NGINX_DIR/tmp/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port;
-    root $NGINX_DIR/www;
-    default_type "text/html; charset=utf-8";
-  }
-}
-CONF
+  # The static-file ceiling: nginx serving a copy of the user page (and a
+  # 2 KB file for the load generator's calibration), nothing else.
+  write_static_nginx_conf "$NGINX_DIR" "$port" "${workers:-1}" "$NGINX_DIR/www" "text/html; charset=utf-8"
   printf '%s\n' "$NGINX -p $NGINX_DIR -c $NGINX_DIR/nginx.conf -e stderr -g 'daemon off;'" >> "$RAW/commands.txt"
   setsid "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e stderr -g 'daemon off;' > "$RAW/nginx-static.log" 2>&1 < /dev/null &
   NGINX_PID=$!

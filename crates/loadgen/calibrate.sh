@@ -59,8 +59,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# A free port: bind to 0 and let the kernel choose.
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+# free_port, write_static_nginx_conf
+. "$(dirname "$0")/../../scripts/lib/static-nginx.sh"
+PORT="$(free_port)"
 
 mkdir -p "$DIR/html" "$DIR/tmp"
 # mktemp makes the directory private; nginx's workers (nobody, when the
@@ -69,25 +70,7 @@ chmod 755 "$DIR" "$DIR/html"
 # 2048 bytes: the size of a small static asset.
 head -c 2048 /dev/zero | tr '\0' 'x' > "$DIR/html/static.txt"
 
-cat > "$DIR/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $DIR/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/tmp/body;
-    proxy_temp_path $DIR/tmp/proxy;
-    fastcgi_temp_path $DIR/tmp/fastcgi;
-    uwsgi_temp_path $DIR/tmp/uwsgi;
-    scgi_temp_path $DIR/tmp/scgi;
-    default_type text/plain;
-    server {
-        listen 127.0.0.1:$PORT;
-        root $DIR/html;
-    }
-}
-EOF
+write_static_nginx_conf "$DIR" "$PORT" "$WORKERS" "$DIR/html" text/plain
 
 "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e stderr -g 'daemon off;' &
 NGINX_PID=$!
