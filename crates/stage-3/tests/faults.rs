@@ -166,11 +166,7 @@ fn sigint_stops_everything_and_exits_0() {
         "the stage exits"
     );
     assert_eq!(stage.stop(Duration::from_secs(1)), Some(0), "exit status 0");
-    wait_for(Duration::from_secs(3), || {
-        pids.iter().all(|p| !testkit::alive(*p))
-    });
-    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
-    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert_all_gone(&pids, Duration::from_secs(3), "processes left behind");
 }
 
 #[test]
@@ -182,11 +178,7 @@ fn sigkill_to_the_stage_leaves_no_orphan() {
     let stage = start(&site, &[]);
     let pids = tree(&stage);
     testkit::signal(stage.pid(), libc::SIGKILL);
-    let gone = wait_for(Duration::from_secs(5), || {
-        pids.iter().all(|p| !testkit::alive(*p))
-    });
-    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
-    assert!(gone, "orphans after SIGKILL: {left:?}");
+    assert_all_gone(&pids, Duration::from_secs(5), "orphans after SIGKILL");
 }
 
 #[test]
@@ -272,18 +264,11 @@ fn options_pass_through_to_the_instances() {
 #[test]
 fn missing_nginx_is_one_line_naming_the_install_command() {
     let site = Site::new(5);
-    let out = Command::new(BIN)
-        .args(site.args(&["--nginx", "/nonexistent/nginx"]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("apt-get install -y nginx"), "{err}");
-    assert!(out.stdout.is_empty(), "no `listening on`");
+    assert_fails_with_one_line(
+        BIN,
+        &site.args(&["--nginx", "/nonexistent/nginx"]),
+        "apt-get install -y nginx",
+    );
 }
 
 #[test]

@@ -6,7 +6,6 @@
 
 use testkit::stages as common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -148,11 +147,7 @@ fn sigint_stops_everything_memcached_included() {
         stage_pid
     )));
     assert_eq!(stage.stop(Duration::from_secs(1)), Some(0));
-    wait_for(Duration::from_secs(3), || {
-        pids.iter().all(|p| !testkit::alive(*p))
-    });
-    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_all_gone(&pids, Duration::from_secs(3), "left behind");
 }
 
 #[test]
@@ -165,25 +160,15 @@ fn sigkill_to_the_stage_leaves_no_orphan() {
     let pids = cluster::process::descendants(stage.pid());
     assert!(pids.len() >= 5, "{pids:?}");
     testkit::signal(stage.pid(), libc::SIGKILL);
-    let gone = wait_for(Duration::from_secs(5), || {
-        pids.iter().all(|p| !testkit::alive(*p))
-    });
-    let left: Vec<u32> = pids.into_iter().filter(|p| testkit::alive(*p)).collect();
-    assert!(gone, "orphans: {left:?}");
+    assert_all_gone(&pids, Duration::from_secs(5), "orphans");
 }
 
 #[test]
 fn missing_memcached_is_one_line_naming_the_install_command() {
     let site = Site::new(5);
-    let out = Command::new(BIN)
-        .args(site.args(&["--memcached-bin", "/nonexistent/memcached"]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("apt-get install -y memcached"), "{err}");
+    assert_fails_with_one_line(
+        BIN,
+        &site.args(&["--memcached-bin", "/nonexistent/memcached"]),
+        "apt-get install -y memcached",
+    );
 }

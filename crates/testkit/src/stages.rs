@@ -148,3 +148,29 @@ pub fn pages(site: &crate::Site, n: usize) -> Vec<String> {
         .flat_map(|(a, b)| [a, b])
         .collect()
 }
+
+/// Asserts that every process in `pids` is gone within `limit` (`what`
+/// names the situation in the failure message, with the pids left).
+pub fn assert_all_gone(pids: &[u32], limit: Duration, what: &str) {
+    wait_for(limit, || pids.iter().all(|p| !crate::alive(*p)));
+    let left: Vec<u32> = pids.iter().copied().filter(|p| crate::alive(*p)).collect();
+    assert!(left.is_empty(), "{what}: {left:?}");
+}
+
+/// Runs `bin args` and asserts it fails at once with exactly one line on
+/// stderr, containing `needle` (e.g. the install command), and says nothing
+/// on stdout (no `listening on`).
+pub fn assert_fails_with_one_line(bin: &str, args: &[String], needle: &str) {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run the stage");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(needle), "{err}");
+    assert!(out.stdout.is_empty(), "no `listening on`");
+}
