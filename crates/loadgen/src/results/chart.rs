@@ -20,6 +20,28 @@ fn e<E: std::fmt::Display>(err: E) -> String {
 
 /// plotters' SVG backend writes `font-size` = size / 1.24; this gives the
 /// size in pixels.
+/// A chart's title and, under it, its subtitle, centred on a `w`-wide canvas.
+fn titles(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    w: i32,
+    title: &str,
+    subtitle: &str,
+) -> Result<(), String> {
+    root.draw(&Text::new(
+        title,
+        (w / 2, 12),
+        text(20.0, INK, HPos::Center, VPos::Top),
+    ))
+    .map_err(e)?;
+    root.draw(&Text::new(
+        subtitle,
+        (w / 2, 40),
+        text(13.0, MUTED, HPos::Center, VPos::Top),
+    ))
+    .map_err(e)?;
+    Ok(())
+}
+
 fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     ("sans-serif", px * 1.24)
         .into_font()
@@ -215,21 +237,15 @@ pub fn rps_chart(run: &Run) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(e)?;
         let w = width as i32;
-        root.draw(&Text::new(
+        titles(
+            &root,
+            w,
             "Requests per second, by row and tool (log scale)",
-            (w / 2, 12),
-            text(20.0, INK, HPos::Center, VPos::Top),
-        ))
-        .map_err(e)?;
-        root.draw(&Text::new(
-            format!(
+            &format!(
                 "FlickrKillr, {}: higher is better; one decade per grid line",
                 run.name
             ),
-            (w / 2, 40),
-            text(13.0, MUTED, HPos::Center, VPos::Top),
-        ))
-        .map_err(e)?;
+        )?;
         let mut entries: Vec<(Swatch, String)> = tools
             .iter()
             .map(|t| (Swatch::Box(tool_color(*t)), t.label().to_string()))
@@ -421,21 +437,15 @@ pub fn phases_chart(run: &Run) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(e)?;
         let w = width as i32;
-        root.draw(&Text::new(
+        titles(
+            &root,
+            w,
             "Where the time goes: mean ms per request, by Server-Timing phase",
-            (w / 2, 12),
-            text(20.0, INK, HPos::Center, VPos::Top),
-        ))
-        .map_err(e)?;
-        root.draw(&Text::new(
-            format!(
+            &format!(
                 "FlickrKillr, {}: realistic mix; * = single URL (no realistic run); time the app spent, not the network",
                 run.name
             ),
-            (w / 2, 40),
-            text(13.0, MUTED, HPos::Center, VPos::Top),
-        ))
-        .map_err(e)?;
+        )?;
         if m == 0 {
             root.draw(&Text::new(
                 "no loadgen JSON with Server-Timing in this run",
