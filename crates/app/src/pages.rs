@@ -48,6 +48,14 @@ pub fn escape_memcached_key(key: &str) -> String {
 /// The data behind a page: from the cache under `data:KEY` when there is
 /// one, else from the database (and then left in the cache). `None` when
 /// the database has no such thing (never cached: a later write may add it).
+///
+/// Only for a logged-in visitor: theirs is the page nginx cannot serve
+/// whole, so the data is what the cache can give them. An anonymous
+/// request reaches the app only after nginx missed the whole page, so its
+/// data is almost surely missing too: asking would be a memcached round
+/// trip for nothing, and storing it one more for a reader who may never
+/// come (measured on the realistic mix: two of an anonymous miss's three
+/// round trips; the page itself is still stored, by [`respond`]).
 pub(crate) fn page_data<T, F>(
     ctx: &mut Ctx<'_, '_>,
     key: Option<&str>,
@@ -59,7 +67,7 @@ where
     F: FnOnce(&Connection) -> model::Result<Option<T>>,
 {
     let data_key = key
-        .filter(|_| ctx.svc.cache.enabled())
+        .filter(|_| ctx.svc.cache.enabled() && ctx.viewer.is_some())
         .map(|k| format!("data:{k}"));
     if let Some(dk) = &data_key
         && let Some(bytes) = ctx.io("cache-get", |s| s.cache.get(dk))
