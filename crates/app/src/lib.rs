@@ -46,7 +46,7 @@ use rusqlite::Connection;
 
 pub use cache::{DiskPhotos, NoCache, PageCache, PhotoStore};
 pub use error::{AppError, AppResult};
-pub use gil::Gil;
+pub use gil::{CPYTHON_FACTOR, Gil};
 pub use http::{MAX_BODY_BYTES, Request, Response};
 pub use pages::{escape_memcached_key, page_key};
 pub use sessions::{MemorySessions, SessionStore, SqliteSessions};

@@ -62,6 +62,14 @@ pub struct ServeArgs {
     /// calls, as in CPython).
     #[arg(long, env = "FK_GIL")]
     pub gil: bool,
+    /// With --gil: work done holding the lock costs K times the CPU time the
+    /// Rust code needs (the thread burns the difference, holding the lock),
+    /// as in a K-times-slower interpreter. 1 = Rust's speed; compare.sh's
+    /// `cpython` rows use 50 (app::CPYTHON_FACTOR). Shows why the GIL and the
+    /// cache mattered so much more for CherryPy than they do for Rust.
+    #[arg(long, env = "FK_PYTHON_FACTOR", default_value_t = 1, requires = "gil",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub python_factor: u32,
     /// Session lifetime in seconds.
     #[arg(long, env = "FK_SESSION_TTL", default_value_t = app::sessions::DEFAULT_TTL_SECS)]
     pub session_ttl: i64,
@@ -93,6 +101,8 @@ impl ServeArgs {
         ];
         if self.gil {
             v.push("--gil".into());
+            v.push("--python-factor".into());
+            v.push(self.python_factor.to_string().into());
         }
         if self.secure_cookies {
             v.push("--secure-cookies".into());
@@ -205,7 +215,11 @@ impl Server {
         Ok(Server {
             pool,
             backends,
-            gil: Arc::new(if args.gil { Gil::on() } else { Gil::off() }),
+            gil: Arc::new(if args.gil {
+                Gil::on().with_python_factor(args.python_factor)
+            } else {
+                Gil::off()
+            }),
             config,
             served_by: HeaderValue::from_str(&served_by)
                 .unwrap_or(HeaderValue::from_static("flickrkillr")),

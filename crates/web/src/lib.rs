@@ -139,6 +139,65 @@ impl<C: Future> Future for UnderGil<C> {
     }
 }
 
+/// A connection's socket as hyper sees it, letting the GIL go around every
+/// read and write, as CPython's socket module does around `recv`/`send`.
+struct ReleasingIo {
+    io: TokioIo<tokio::net::TcpStream>,
+    gil: std::sync::Arc<app::Gil>,
+}
+
+impl hyper::rt::Read for ReleasingIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.gil
+            .released(|| std::pin::Pin::new(&mut this.io).poll_read(cx, buf))
+    }
+}
+
+impl hyper::rt::Write for ReleasingIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        this.gil
+            .released(|| std::pin::Pin::new(&mut this.io).poll_write(cx, buf))
+    }
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        this.gil
+            .released(|| std::pin::Pin::new(&mut this.io).poll_write_vectored(cx, bufs))
+    }
+    fn is_write_vectored(&self) -> bool {
+        hyper::rt::Write::is_write_vectored(&self.io)
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.gil
+            .released(|| std::pin::Pin::new(&mut this.io).poll_flush(cx))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        this.gil
+            .released(|| std::pin::Pin::new(&mut this.io).poll_shutdown(cx))
+    }
+}
+
 /// [`serve`], with every connection polled under `gil` when one is given.
 pub async fn serve_with_gil<S, F>(
     listener: TcpListener,
@@ -170,15 +229,11 @@ pub async fn serve_with_gil<S, F>(
                 };
                 let _ = stream.set_nodelay(true);
                 let svc = service.clone();
-                let conn = builder.serve_connection(
-                    TokioIo::new(stream),
-                    service_fn(move |mut req: hyper::Request<Incoming>| {
-                        req.extensions_mut().insert(PeerAddr(peer));
-                        let fut = svc(req);
-                        async move { Ok::<_, Infallible>(fut.await) }
-                    }),
-                );
-                let conn = graceful.watch(conn);
+                let handler = service_fn(move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    let fut = svc(req);
+                    async move { Ok::<_, Infallible>(fut.await) }
+                });
                 let log = |r: Result<(), hyper::Error>| {
                     if let Err(e) = r {
                         tracing::debug!(error = %e, "connection ended with an error");
@@ -186,10 +241,13 @@ pub async fn serve_with_gil<S, F>(
                 };
                 match &gil {
                     Some(g) => {
+                        let io = ReleasingIo { io: TokioIo::new(stream), gil: g.clone() };
+                        let conn = graceful.watch(builder.serve_connection(io, handler));
                         let under = UnderGil { conn: Box::pin(conn), gil: g.clone() };
                         tokio::spawn(async move { log(under.await) });
                     }
                     None => {
+                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), handler));
                         tokio::spawn(async move { log(conn.await) });
                     }
                 }
