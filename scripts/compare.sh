@@ -26,7 +26,7 @@ DURATION=10s
 WARMUP=2s
 CONC=64
 OUT=results
-ALL_ROWS="ceiling-nginx-static ceiling-hyper-hello stage-1 stage-2 stage-2-gil stage-3-gil stage-3 stage-4 stage-4-noindex calibration"
+ALL_ROWS="ceiling-nginx-static ceiling-hyper-hello stage-1 stage-2 stage-2-gil stage-3-gil stage-3 stage-4 stage-4-noindex stage-2-cpython stage-3-cpython stage-4-cpython calibration"
 ROWS=""
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -200,6 +200,9 @@ NGINX_DIR=$TMP/nginx-static
 
 # ---- 4. the rows -----------------------------------------------------------------
 USER_PATH=/user/user42
+# The cpython rows' interpreter factor, from its one definition (app::CPYTHON_FACTOR).
+PYF=$(sed -n 's/^pub const CPYTHON_FACTOR: u32 = \([0-9]*\);.*/\1/p' crates/app/src/gil.rs | head -n 1)
+CPYTHON="--gil --python-factor ${PYF:?CPYTHON_FACTOR not found in crates/app/src/gil.rs} --threads 1"
 # The user page as stage-2 renders it: the static ceilings serve the same bytes.
 log "capturing the user page for the static ceilings"
 cp "$DB" "$TMP/page.db"
@@ -306,6 +309,14 @@ for row in $ROWS; do
     stage-3) stage_row "$row" 3 "nginx + 2 instances, no GIL" 217 "$DB" "$BIN/stage-3" --instances 2 --db @DB@ ;;
     stage-4) stage_row "$row" 4 "nginx + memcached + 2 instances" "616 (homegrown) / 1750 (ab)" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
     stage-4-noindex) stage_row "$row" 4 "stage-4 on the database without the index" "28" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    # The cpython series: the same stages with the GIL *and* the interpreter's
+    # weight (work under the lock costs CPYTHON_FACTOR times its Rust CPU
+    # time, crates/app/src/gil.rs), one thread per process (threads do not
+    # add CPU under a GIL). The talk's situation, where the Python work
+    # dwarfs nginx, memcached and the load generator.
+    stage-2-cpython) stage_row "$row" 2 "app server, --gil --python-factor $PYF, 1 thread" 139 "$DB" "$BIN/stage-2" --db @DB@ $CPYTHON ;;
+    stage-3-cpython) stage_row "$row" 3 "nginx + 2 instances, --gil --python-factor $PYF, 1 thread each" 217 "$DB" "$BIN/stage-3" --instances 2 --db @DB@ $CPYTHON ;;
+    stage-4-cpython) stage_row "$row" 4 "nginx + memcached + 2 instances, --gil --python-factor $PYF, 1 thread each" "616 (homegrown) / 1750 (ab)" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ $CPYTHON ;;
     calibration)
       # loadgen's own cost: against nginx serving 2 KB, alternating with wrk;
       # the median pair is kept (quick: one pair).

@@ -80,6 +80,7 @@ fn phase_color(name: &str, unknown_index: usize) -> RGBColor {
         "db-open" => RGBColor(213, 94, 0),
         "db-pool" => RGBColor(230, 159, 0),
         "gil-wait" => RGBColor(60, 60, 60),
+        "python" => RGBColor(55, 118, 171),
         "route" => RGBColor(190, 190, 190),
         "parse" => RGBColor(150, 150, 150),
         "session" => RGBColor(86, 180, 233),

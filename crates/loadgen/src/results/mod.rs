@@ -21,12 +21,14 @@
 //!
 //! ## What is computed
 //!
-//! - **speed-up**: a row of stage N (N ≥ 2) against the *main sequence* row
-//!   of stage N−1, with the same tool. The main sequence is `stage-1` →
-//!   `stage-2` → `stage-3` → `stage-4` (the row whose id is `stage-N`, or
-//!   the first row listed with stage N if there is none), so variants compare
-//!   with the previous iteration too: `stage-2-gil` with `stage-1`,
-//!   `stage-4-noindex` with `stage-3`.
+//! - **speed-up**: a row of stage N (N ≥ 2) against the row of stage N−1
+//!   of the same series, with the same tool: `stage-N-X` against
+//!   `stage-(N−1)-X` when the run has it (`stage-3-gil` against
+//!   `stage-2-gil`, `stage-4-cpython` against `stage-3-cpython`), else
+//!   against the *main sequence* `stage-1` → `stage-2` → `stage-3` →
+//!   `stage-4` (the row whose id is `stage-N`, or the first row listed with
+//!   stage N if there is none): `stage-2-gil` against `stage-1`,
+//!   `stage-4-noindex` against `stage-3`.
 //! - **pages per day** = req/s × 86,400 (the talk: "even 40 req/s is 3.4 M
 //!   pages/day").
 //! - **calibration** = loadgen single ÷ wrk on the `calibration` row (nginx
@@ -227,7 +229,7 @@ pub struct Run {
 
 /// The rows compare.sh runs, in its order: used to order rows found only
 /// from file names.
-const KNOWN_ROWS: [&str; 10] = [
+const KNOWN_ROWS: [&str; 13] = [
     "ceiling-nginx-static",
     "ceiling-hyper-hello",
     "stage-1",
@@ -237,6 +239,9 @@ const KNOWN_ROWS: [&str; 10] = [
     "stage-3-gil",
     "stage-4",
     "stage-4-noindex",
+    "stage-2-cpython",
+    "stage-3-cpython",
+    "stage-4-cpython",
     "calibration",
 ];
 
@@ -381,10 +386,21 @@ impl Run {
             .or_else(|| self.rows.iter().find(|r| r.spec.stage == Some(stage)))
     }
 
-    /// `row`'s req/s over the previous stage's main-sequence row's, same tool.
-    pub fn speedup(&self, row: &Row, tool: Tool) -> Option<f64> {
+    /// The row `row` is compared with: the previous stage of its series
+    /// (`stage-3-gil` → `stage-2-gil`), else of the main sequence.
+    pub fn previous_row(&self, row: &Row) -> Option<&Row> {
         let stage = row.spec.stage.filter(|s| *s >= 2)?;
-        let prev = self.sequence_row(stage - 1)?.rps(tool)?;
+        let series = row
+            .spec
+            .id
+            .strip_prefix(&format!("stage-{stage}-"))
+            .and_then(|suffix| self.row(&format!("stage-{}-{suffix}", stage - 1)));
+        series.or_else(|| self.sequence_row(stage - 1))
+    }
+
+    /// `row`'s req/s over [`Run::previous_row`]'s, same tool.
+    pub fn speedup(&self, row: &Row, tool: Tool) -> Option<f64> {
+        let prev = self.previous_row(row)?.rps(tool)?;
         let this = row.rps(tool)?;
         (prev > 0.0).then(|| this / prev)
     }

@@ -14,12 +14,13 @@ pub const CALIBRATION_BAR: f64 = 0.9;
 /// Server-Timing phases in the order a request meets them (CGI process
 /// start, program init, DB open or pool, the GIL, routing, the work, the
 /// cache); phases not listed here follow, alphabetically.
-pub const PHASE_ORDER: [&str; 13] = [
+pub const PHASE_ORDER: [&str; 14] = [
     "process",
     "init",
     "db-open",
     "db-pool",
     "gil-wait",
+    "python",
     "route",
     "parse",
     "session",
@@ -228,9 +229,10 @@ fn main_table(o: &mut String, run: &Run) {
     o.push_str("## Requests per second\n\n");
     o.push_str(
         "Each cell: req/s and the speed-up over the previous stage with the same tool, \
-         then p50 · p99 latency. Speed-up compares a row of stage N with the main sequence's \
-         stage N−1 (`stage-1` → `stage-2` → `stage-3` → `stage-4`; variants such as \
-         `stage-2-gil` or `stage-4-noindex` compare with the previous stage too). \
+         then p50 · p99 latency. Speed-up compares a row of stage N with stage N−1 of the same \
+         series (`stage-3-gil` with `stage-2-gil`, `stage-4-cpython` with `stage-3-cpython`), \
+         or else of the main sequence (`stage-1` → `stage-2` → `stage-3` → `stage-4`: \
+         `stage-2-gil` with `stage-1`, `stage-4-noindex` with `stage-3`). \
          Pages per day = req/s × 86,400 (the talk: \"even 40 req/s is 3.4 M pages/day\"), \
          from the realistic mix where there is one. — = no file.\n\n",
     );
