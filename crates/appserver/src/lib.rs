@@ -25,10 +25,12 @@
 //! ## The GIL
 //! `--gil` puts the request path under [`app::Gil`] the way CPython held
 //! its lock: each connection is polled holding it (HTTP parsing and writing),
-//! the handler runs under it, and it is released around every SQLite, disk
-//! and memcached call (see that module for the details). With `--gil`, two worker threads
-//! still exist, but only one runs "Python" at a time: the talk's "can only
-//! utilize one core on a dual core machine".
+//! the handler runs under it, and it is released around every socket read
+//! and write, SQLite, disk and memcached call (see that module for the
+//! details). With `--gil`, two worker threads still exist, but only one runs
+//! "Python" at a time: the talk's "can only utilize one core on a dual core
+//! machine". `--python-factor K` gives that "Python" the weight of a
+//! K-times-slower interpreter (compare.sh's `cpython` rows: K = 50).
 //!
 //! Run it: `cargo run --release -p stage-2 -- --db data/flickrkillr.db`.
 

@@ -1,13 +1,14 @@
 //! # stage-2 — one long-running app server (the talk: 139 req/s, 6× CGI)
 //!
-//! `cargo run --release -p stage-2 -- --db data/flickrkillr.db [--threads 2] [--gil]`
+//! `cargo run --release -p stage-2 -- --db data/flickrkillr.db [--threads 2] [--gil [--python-factor 50]]`
 //!
 //! What changed from stage-1: the process starts once and keeps one SQLite
 //! connection per worker thread, so no request pays a process start, a
 //! database open or statement preparation. What is still wrong, on purpose,
 //! as in the talk: sessions live in the database (read and written back on
 //! every logged-in request), photo bytes are read from disk by the app on
-//! every request, and with `--gil` only one core runs the app at a time.
+//! every request, and with `--gil` only one core runs the app at a time
+//! (`--python-factor` adds the interpreter's weight to that one core).
 //! stage-3 and stage-4 fix those; see `crates/appserver` for the server.
 
 use clap::Parser;
