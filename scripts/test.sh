@@ -4,7 +4,7 @@
 #   1. installs missing system packages (scripts/setup.sh)
 #   2. cargo fmt --check, clippy with warnings denied
 #   3. cargo test --workspace (unit, contract, lighttpd, fault tests)
-#   4. the full-size data set once: 100,000 users in at most 5 s, exact counts
+#   4. the full-size data set once: 100,000 users in at most 8 s, exact counts
 #   5. scripts/compare.sh --quick: every stage verified and measured, results/ written
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
@@ -26,7 +26,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace
 
-step "full-size seeding: 100k users, indexes included, in at most 5 s (release build)"
+# 2.3-2.7 s on this 2-core VM normally; it has also been seen running at
+# half speed for a whole day (5.0 s, and nginx's static ceiling at 55k
+# req/s instead of 93k). The bound allows that and still catches what a
+# regression looks like (a transaction or an index update per row is 10x).
+step "full-size seeding: 100k users, indexes included, in at most 8 s (release build)"
 cargo build --release -p seed
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,7 +43,7 @@ with_photos=$(sqlite3 "$tmp/full.db" 'SELECT count(DISTINCT user_id) FROM photos
 echo "users=$users photos-per-user=$range users-with-photos=$with_photos seconds=$secs"
 [ "$users" = 100000 ] && [ "$with_photos" = 100000 ] || { echo "FAIL: expected 100000 users, each with photos" >&2; exit 1; }
 [ "$range" = "10..20" ] || { echo "FAIL: photos per user $range, expected 10..20" >&2; exit 1; }
-awk -v s="$secs" 'BEGIN { exit !(s <= 5.0) }' || { echo "FAIL: seeding took $secs s (> 5 s)" >&2; exit 1; }
+awk -v s="$secs" 'BEGIN { exit !(s <= 8.0) }' || { echo "FAIL: seeding took $secs s (> 8 s)" >&2; exit 1; }
 echo "full-size seeding: 1 passed, 0 failed"
 
 step "the main job, quick: every stage side by side, verified, with loadgen, ab and wrk"

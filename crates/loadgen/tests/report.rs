@@ -296,3 +296,34 @@ fn cli_prints_the_markdown_path() {
         .unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("report"));
 }
+
+/// A row compares with the previous stage of its own series when the run
+/// has one (`stage-3-cpython` with `stage-2-cpython`), else with the main
+/// sequence (`stage-2-cpython` with `stage-1`).
+#[test]
+fn speedup_follows_the_rows_series() {
+    let (_tmp, raw) = results_tree();
+    // Two cpython rows: stage-2-gil's and stage-2's wrk outputs, renamed.
+    std::fs::copy(
+        raw.join("stage-2-gil.wrk.txt"),
+        raw.join("stage-2-cpython.wrk.txt"),
+    )
+    .unwrap();
+    std::fs::copy(
+        raw.join("stage-2.wrk.txt"),
+        raw.join("stage-3-cpython.wrk.txt"),
+    )
+    .unwrap();
+    let mut tsv = read(&raw.join("rows.tsv"));
+    tsv.push_str(
+        "stage-2-cpython\t2\tcpython 2\t139\tok\t\nstage-3-cpython\t3\tcpython 3\t217\tok\t\n",
+    );
+    std::fs::write(raw.join("rows.tsv"), tsv).unwrap();
+    let written = results::write_report(&raw, None).unwrap();
+    let csv = read(&written.markdown.with_file_name("latest.csv"));
+    let rows = csv_rows(&csv);
+    let r = find(&rows, "stage-3-cpython", "wrk");
+    assert_eq!(r["speedup_vs_previous_stage"], "1.017"); // 24631.74 / 24231.79
+    let r = find(&rows, "stage-2-cpython", "wrk");
+    assert_eq!(r["speedup_vs_previous_stage"], "26.535"); // 24231.79 / stage-1's 913.2
+}

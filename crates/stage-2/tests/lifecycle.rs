@@ -22,6 +22,22 @@ fn fails_with(args: &[&str], needle: &str) {
 fn clear_errors_at_start() {
     let site = testkit::Site::new(5);
     let db = site.db.to_str().unwrap();
+    // The interpreter's weight scales work under the GIL: without it, refused.
+    fails_with(
+        &[
+            "--db",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+            "--python-factor",
+            "5",
+        ],
+        "--gil",
+    );
+    fails_with(
+        &["--db", db, "--gil", "--python-factor", "0"],
+        "--python-factor",
+    );
     fails_with(
         &["--db", "/nonexistent/x.db", "--listen", "127.0.0.1:0"],
         "cargo run --release -p seed",
@@ -98,6 +114,30 @@ fn gil_switch_shows_in_server_timing() {
         .unwrap()
         .to_owned();
     assert!(t.contains("gil-wait;dur="), "{t}");
+    assert!(
+        !t.contains("python"),
+        "no interpreter weight unless asked: {t}"
+    );
+    drop(with);
+    // The interpreter's weight: work under the lock costs 20 times as much,
+    // and says so in its own phase.
+    let slow = testkit::Running::start(
+        BIN,
+        &site.args(&["--gil", "--python-factor", "20", "--threads", "1"]),
+    );
+    slow.get("/user/user1");
+    let t = slow
+        .get("/user/user1")
+        .header("server-timing")
+        .unwrap()
+        .to_owned();
+    let python: f64 = t
+        .split(", ")
+        .find_map(|p| p.strip_prefix("python;dur="))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no python phase: {t}"));
+    assert!(python > 0.0, "{t}");
+    drop(slow);
     let without = testkit::Running::start(BIN, &site.args(&["--threads", "2"]));
     let t = without
         .get("/user/user1")
