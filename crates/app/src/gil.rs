@@ -226,18 +226,29 @@ impl Gil {
     /// transport runs its socket calls inside a [`Gil::hold`]. The wait to
     /// take it back is reported by the next [`Gil::acquire`].
     pub fn released<R>(&self, f: impl FnOnce() -> R) -> R {
-        let Some(l) = &self.lock else { return f() };
+        let (r, waited) = self.release_around(f);
+        UNREPORTED_WAIT.set(UNREPORTED_WAIT.get() + waited);
+        r
+    }
+
+    /// Runs `f` with the lock let go completely, whatever the depth, then
+    /// takes it back at the same depth; returns how long that took. The
+    /// one place [`Gil::released`] and [`GilGuard::allow_threads`] share.
+    fn release_around<R>(&self, f: impl FnOnce() -> R) -> (R, Duration) {
+        let Some(l) = &self.lock else {
+            return (f(), Duration::ZERO);
+        };
         let depth = DEPTH.replace(0);
         if depth == 0 {
-            return f();
+            return (f(), Duration::ZERO);
         }
         self.give(l);
         let r = f();
         let t = Instant::now();
         self.take(l);
-        UNREPORTED_WAIT.set(UNREPORTED_WAIT.get() + t.elapsed());
+        let waited = t.elapsed();
         DEPTH.set(depth);
-        r
+        (r, waited)
     }
 
     /// Takes the lock (waiting time goes to `gil-wait`), as a thread entering
@@ -262,15 +273,11 @@ impl GilGuard<'_> {
     /// Runs `f` with the lock released completely, as CPython's C code does
     /// around blocking calls, then takes it back at the same depth.
     pub fn allow_threads<R>(&mut self, timing: &mut Timing, f: impl FnOnce() -> R) -> R {
-        let Some(l) = &self.gil.lock else { return f() };
-        let depth = DEPTH.replace(0);
-        self.gil.give(l);
-        self.gil.report_python(timing);
-        let r = f();
-        let t = Instant::now();
-        self.gil.take(l);
-        timing.add("gil-wait", t.elapsed());
-        DEPTH.set(depth);
+        let (r, waited) = self.gil.release_around(f);
+        if self.gil.enabled() {
+            timing.add("gil-wait", waited);
+            self.gil.report_python(timing);
+        }
         r
     }
 }

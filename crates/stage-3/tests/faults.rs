@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use testkit::{Running, Site, contract, http};
+use testkit::{Running, Site, contract};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stage-3");
 
@@ -107,13 +107,7 @@ fn sessions_stick_to_their_instance_and_anonymous_requests_spread() {
         "the session id carries its instance's tag: {cookie}"
     );
     for _ in 0..10 {
-        let r = http::request(
-            &stage.addr,
-            "GET",
-            "/user/user3",
-            &[("Cookie", &cookie)],
-            b"",
-        );
+        let r = stage.get_as("/user/user3", &cookie);
         assert_eq!(r.status, 200);
         assert_eq!(
             served_by(&r).unwrap().1,
@@ -129,13 +123,7 @@ fn sessions_stick_to_their_instance_and_anonymous_requests_spread() {
     assert_eq!(holder.len(), 1);
     testkit::signal(holder[0], libc::SIGKILL);
     for _ in 0..5 {
-        let r = http::request(
-            &stage.addr,
-            "GET",
-            "/user/user3",
-            &[("Cookie", &cookie)],
-            b"",
-        );
+        let r = stage.get_as("/user/user3", &cookie);
         assert_eq!(r.status, 200, "the page is still served");
         assert!(
             !r.text().contains("Logged in as"),
@@ -229,7 +217,7 @@ fn balances_instances_started_elsewhere() {
         .to_owned();
     let holder = if tag == "i0" { a.pid() } else { b.pid() };
     for _ in 0..5 {
-        let r = http::request(&stage.addr, "GET", "/", &[("Cookie", &cookie)], b"");
+        let r = stage.get_as("/", &cookie);
         assert_eq!(
             served_by(&r).unwrap().0,
             holder,

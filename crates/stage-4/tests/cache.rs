@@ -64,15 +64,7 @@ fn nginx_answers_cached_pages_and_photos_itself() {
     // which leaves the page data in memcached the first time and takes it
     // from there the next.
     let cookie = contract::login(&stage, "user2");
-    let get_mine = || {
-        http::request(
-            &stage.addr,
-            "GET",
-            "/user/user3",
-            &[("Cookie", &cookie)],
-            b"",
-        )
-    };
+    let get_mine = || stage.get_as("/user/user3", &cookie);
     let filled = get_mine();
     let timing = filled.header("server-timing").unwrap_or("");
     assert!(
@@ -88,7 +80,7 @@ fn nginx_answers_cached_pages_and_photos_itself() {
         "data from memcached: {timing}"
     );
     // …but photos are the same for everyone: nginx serves them.
-    let p = http::request(&stage.addr, "GET", &path, &[("Cookie", &cookie)], b"");
+    let p = stage.get_as(&path, &cookie);
     assert_eq!(p.header("x-cache"), Some("HIT"));
 }
 
@@ -275,15 +267,7 @@ fn any_instance_serves_any_session_and_losing_one_logs_nobody_out() {
     let site = Site::new(contract::USERS);
     let stage = Running::start(BIN, &args(&site, &["--instances", "2"]));
     let cookie = contract::login(&stage, "user5");
-    let get = || {
-        http::request(
-            &stage.addr,
-            "GET",
-            "/user/user1",
-            &[("Cookie", &cookie)],
-            b"",
-        )
-    };
+    let get = || stage.get_as("/user/user1", &cookie);
     let mut tags = std::collections::BTreeSet::new();
     for _ in 0..10 {
         let r = get();
@@ -355,7 +339,7 @@ fn balances_instances_started_elsewhere_sharing_the_memcached_servers() {
     let cookie = contract::login(&stage, "user6");
     let mut pids = std::collections::BTreeSet::new();
     for _ in 0..10 {
-        let r = http::request(&stage.addr, "GET", "/photo/2", &[("Cookie", &cookie)], b"");
+        let r = stage.get_as("/photo/2", &cookie);
         assert!(r.text().contains("Logged in as"));
         pids.insert(served_by(&r).unwrap().0);
     }
@@ -389,7 +373,7 @@ fn pages_with_a_visitors_name_are_never_cached_for_others() {
     let cookie = contract::login(&stage, "user2");
     let sid = cookie.trim_start_matches("sid=").to_owned();
     for p in &pages {
-        let r = http::request(&stage.addr, "GET", p, &[("Cookie", &cookie)], b"");
+        let r = stage.get_as(p, &cookie);
         assert_eq!(r.status, 200);
         assert!(
             r.text().contains("Logged in as"),

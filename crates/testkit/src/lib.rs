@@ -151,6 +151,11 @@ impl Running {
         http::request(&self.addr, "GET", path, &[], b"")
     }
 
+    /// `GET base+path` with the visitor's `Cookie` header (`sid=…`).
+    pub fn get_as(&self, path: &str, cookie: &str) -> http::Resp {
+        http::request(&self.addr, "GET", path, &[("Cookie", cookie)], b"")
+    }
+
     /// Sends SIGTERM and waits up to `grace`; returns the exit code, or
     /// `None` if it had to be killed.
     pub fn stop(mut self, grace: Duration) -> Option<i32> {

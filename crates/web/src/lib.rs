@@ -146,15 +146,24 @@ struct ReleasingIo {
     gil: std::sync::Arc<app::Gil>,
 }
 
+impl ReleasingIo {
+    /// Runs one socket operation on the inner stream with the GIL let go.
+    fn socket<R>(
+        self: std::pin::Pin<&mut Self>,
+        op: impl FnOnce(std::pin::Pin<&mut TokioIo<tokio::net::TcpStream>>) -> R,
+    ) -> R {
+        let this = self.get_mut();
+        this.gil.released(|| op(std::pin::Pin::new(&mut this.io)))
+    }
+}
+
 impl hyper::rt::Read for ReleasingIo {
     fn poll_read(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        this.gil
-            .released(|| std::pin::Pin::new(&mut this.io).poll_read(cx, buf))
+        self.socket(|io| io.poll_read(cx, buf))
     }
 }
 
@@ -164,18 +173,14 @@ impl hyper::rt::Write for ReleasingIo {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        this.gil
-            .released(|| std::pin::Pin::new(&mut this.io).poll_write(cx, buf))
+        self.socket(|io| io.poll_write(cx, buf))
     }
     fn poll_write_vectored(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        this.gil
-            .released(|| std::pin::Pin::new(&mut this.io).poll_write_vectored(cx, bufs))
+        self.socket(|io| io.poll_write_vectored(cx, bufs))
     }
     fn is_write_vectored(&self) -> bool {
         hyper::rt::Write::is_write_vectored(&self.io)
@@ -184,17 +189,13 @@ impl hyper::rt::Write for ReleasingIo {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        this.gil
-            .released(|| std::pin::Pin::new(&mut this.io).poll_flush(cx))
+        self.socket(|io| io.poll_flush(cx))
     }
     fn poll_shutdown(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        this.gil
-            .released(|| std::pin::Pin::new(&mut this.io).poll_shutdown(cx))
+        self.socket(|io| io.poll_shutdown(cx))
     }
 }
 
