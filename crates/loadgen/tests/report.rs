@@ -327,3 +327,25 @@ fn speedup_follows_the_rows_series() {
     let r = find(&rows, "stage-2-cpython", "wrk");
     assert_eq!(r["speedup_vs_previous_stage"], "26.535"); // 24231.79 / stage-1's 913.2
 }
+
+/// The realistic mix's nginx hits, per cached row, from the loadgen JSON;
+/// rows without hits are not listed.
+#[test]
+fn cache_hits_of_the_realistic_mix() {
+    let (_tmp, raw) = results_tree();
+    let md = read(&results::write_report(&raw, None).unwrap().markdown);
+    assert!(
+        !md.contains("## Cache hits"),
+        "no hits in the fixture: {md}"
+    );
+    let file = raw.join("stage-4.loadgen-realistic.json");
+    let json = read(&file).replace("\"cache_hits\": 0", "\"cache_hits\": 38039");
+    std::fs::write(&file, json).unwrap();
+    let md = read(&results::write_report(&raw, None).unwrap().markdown);
+    assert!(md.contains("## Cache hits on the realistic mix"), "{md}");
+    assert!(
+        md.contains("- `stage-4`: 75.0% hits (38,039 of 50,718 responses); ×"),
+        "{md}"
+    );
+    assert!(!md.contains("- `stage-1`:"), "{md}");
+}

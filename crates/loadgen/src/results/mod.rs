@@ -29,6 +29,8 @@
 //!   `stage-4` (the row whose id is `stage-N`, or the first row listed with
 //!   stage N if there is none): `stage-2-gil` against `stage-1`,
 //!   `stage-4-noindex` against `stage-3`.
+//! - **cache hits**: per row whose realistic run had any, the share of
+//!   responses with `X-Cache: HIT` (`cache_hits` ÷ `requests` in the JSON).
 //! - **pages per day** = req/s × 86,400 (the talk: "even 40 req/s is 3.4 M
 //!   pages/day").
 //! - **calibration** = loadgen single ÷ wrk on the `calibration` row (nginx
@@ -199,6 +201,8 @@ pub struct Row {
     pub cells: BTreeMap<Tool, Cell>,
     /// Mean ms per Server-Timing phase, and the tool (mix) it came from.
     pub phases: Option<(Tool, BTreeMap<String, f64>)>,
+    /// The realistic mix's (cache hits, requests), when it had any hit.
+    pub cache_hits: Option<(u64, u64)>,
     pub verify: Option<Verify>,
 }
 
@@ -348,11 +352,16 @@ impl Run {
                         .filter(|r| !r.phases.is_empty())
                         .map(|r| (t, r.phases.clone()))
                 });
+            let cache_hits = runs
+                .get(&Tool::LoadgenRealistic)
+                .filter(|r| r.cache_hits > 0 && r.requests > 0)
+                .map(|r| (r.cache_hits, r.requests));
             let verify = read(&format!("{}.verify.txt", spec.id)).map(|t| parse_verify(&t));
             rows.push(Row {
                 spec,
                 cells,
                 phases,
+                cache_hits,
                 verify,
             });
         }

@@ -31,6 +31,10 @@ pub struct Measure {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadgenRun {
     pub measure: Measure,
+    /// Responses counted, and how many of them carried `X-Cache: HIT`
+    /// (answered by nginx from memcached, never seeing the app).
+    pub requests: u64,
+    pub cache_hits: u64,
     /// Mean milliseconds per request for each Server-Timing phase (see
     /// [`phase_means`]); empty when the server sent no Server-Timing.
     pub phases: BTreeMap<String, f64>,
@@ -185,6 +189,10 @@ struct LoadgenJson {
     kinds: BTreeMap<String, KindJson>,
     #[serde(default)]
     server_timing: BTreeMap<String, BTreeMap<String, f64>>,
+    #[serde(default)]
+    requests: u64,
+    #[serde(default)]
+    cache_hits: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +240,8 @@ pub fn parse_loadgen(text: &str) -> Result<LoadgenRun, String> {
             note: None,
         },
         phases,
+        requests: j.requests,
+        cache_hits: j.cache_hits,
     })
 }
 

@@ -181,6 +181,7 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
 
     main_table(&mut o, run);
     calibration(&mut o, run);
+    cache_hits(&mut o, run);
     no_index(&mut o, run);
     phases_table(&mut o, run);
 
@@ -388,6 +389,48 @@ fn calibration(o: &mut String, run: &Run) {
             );
         }
     }
+}
+
+/// How much of the realistic mix nginx answered from memcached: what bounds
+/// a cached stage's speed-up on a mix, where the single URL is all hits.
+fn cache_hits(o: &mut String, run: &Run) {
+    let rows: Vec<_> = run
+        .rows
+        .iter()
+        .filter_map(|r| r.cache_hits.map(|h| (r, h)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    o.push_str(
+        "## Cache hits on the realistic mix
+
+",
+    );
+    o.push_str(
+        "Responses with `X-Cache: HIT` (nginx answered from memcached; the app never saw \
+         them). Every miss costs at least what the uncached stage pays for the request, so \
+         the speed-up over it on the mix is bounded by the misses, however cheap a hit is.\n\n",
+    );
+    for (row, (hits, requests)) in rows {
+        let share = hits as f64 / requests as f64;
+        let _ = write!(
+            o,
+            "- `{}`: {:.1}% hits ({} of {} responses)",
+            row.spec.id,
+            share * 100.0,
+            thousands(hits),
+            thousands(requests)
+        );
+        if let (Some(prev), Some(x)) = (
+            run.previous_row(row),
+            run.speedup(row, Tool::LoadgenRealistic),
+        ) {
+            let _ = write!(o, "; {} against `{}`", fmt_speedup(x), prev.spec.id);
+        }
+        o.push_str(".\n");
+    }
+    o.push('\n');
 }
 
 /// The talk: "don't forget to index — without an index, the fourth
