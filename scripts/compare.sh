@@ -13,7 +13,9 @@
 #
 # Writes results/<date>-<host>/raw/ (every tool's raw output, the machine,
 # the exact commands), then `loadgen report` regenerates results/latest.*
-# (table, chart) from those raw files. Exits non-zero if any row failed.
+# (table, chart) from those raw files. --quick writes to
+# target/compare-quick/ instead (ignored by git), unless --out is given.
+# Exits non-zero if any row failed; the last lines say where it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,10 +27,10 @@ USERS=100000
 DURATION=10s
 WARMUP=2s
 CONC=64
-OUT=results
+OUT=""
 ALL_ROWS="ceiling-nginx-static ceiling-hyper-hello stage-1 stage-2 stage-2-gil stage-3-gil stage-3 stage-4 stage-4-noindex stage-2-cpython stage-3-cpython stage-4-cpython calibration"
 ROWS=""
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -49,7 +51,11 @@ if [ "$QUICK" = 1 ]; then
   [ "$USERS" = 100000 ] && USERS=2000
   [ "$DURATION" = 10s ] && DURATION=3s
   [ "$WARMUP" = 2s ] && WARMUP=1s
+  # A quick run never replaces the results of a full one (results/ holds
+  # the committed run): it goes where git ignores it, unless --out says.
+  OUT=${OUT:-target/compare-quick}
 fi
+OUT=${OUT:-results}
 ROWS=${ROWS:-$ALL_ROWS}
 secs() { case "$1" in *ms) echo 1 ;; *m) echo $(( ${1%m} * 60 )) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DUR_S=$(secs "$DURATION")
@@ -347,5 +353,7 @@ if [ -n "${NGINX_PID:-}" ]; then stop_group "$NGINX_PID" 10; fi
 rm -rf "$TMP"
 log "report"
 run "$BIN/loadgen" report "$RAW" --out "$OUT"
-log "done: $RUN ($( [ "$FAILED" = 0 ] && echo 'every row ok' || echo 'SOME ROWS FAILED'))"
+log "done: $( [ "$FAILED" = 0 ] && echo 'every row ok' || echo 'SOME ROWS FAILED (see the verify column and the reasons in the table)')"
+log "table:  $OUT/latest.md (also latest.csv, latest.svg, latest-phases.svg)"
+log "raw:    $RAW (every tool's output, machine.txt, commands.txt)"
 exit "$FAILED"

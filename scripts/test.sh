@@ -5,7 +5,9 @@
 #   2. cargo fmt --check, clippy with warnings denied
 #   3. cargo test --workspace (unit, contract, lighttpd, fault tests)
 #   4. the full-size data set once: 100,000 users in at most 8 s, exact counts
-#   5. scripts/compare.sh --quick: every stage verified and measured, results/ written
+#   5. scripts/compare.sh --quick: every stage verified and measured, into
+#      target/compare-quick/ (ignored by git: the committed results/ and a
+#      user's own full run are never touched)
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
 # a failure, never a silent skip.
@@ -47,10 +49,15 @@ awk -v s="$secs" 'BEGIN { exit !(s <= 8.0) }' || { echo "FAIL: seeding took $sec
 echo "full-size seeding: 1 passed, 0 failed"
 
 step "the main job, quick: every stage side by side, verified, with loadgen, ab and wrk"
-marker=$(mktemp)
-scripts/compare.sh --quick
-for f in results/latest.csv results/latest.md results/latest.svg results/latest-phases.svg; do
-  [ -s "$f" ] && [ "$f" -nt "$marker" ] || { echo "FAIL: compare.sh --quick did not write $f" >&2; exit 1; }
+# Into an ignored directory: `git status` stays clean and results/ (the
+# committed run, or the full run a user just made) is left as it was.
+quick=target/compare-quick
+rm -rf "$quick"
+scripts/compare.sh --quick --out "$quick"
+for f in latest.csv latest.md latest.svg latest-phases.svg; do
+  [ -s "$quick/$f" ] || { echo "FAIL: compare.sh --quick did not write $quick/$f" >&2; exit 1; }
 done
-rm -f "$marker"
-echo "compare.sh --quick: 1 passed, 0 failed"
+rows=$(ls "$quick"/*/raw/rows.tsv)
+bad=$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$rows")
+[ -z "$bad" ] || { echo "FAIL: rows not ok in $rows:"; echo "$bad"; exit 1; } >&2
+echo "compare.sh --quick: 1 passed, 0 failed ($(($(wc -l < "$rows") - 1)) rows ok, in $quick)"
