@@ -1,31 +1,49 @@
 //! The two seams stage-4 plugs memcached into; stages 1–3 use the plain
 //! implementations here ([`NoCache`], [`DiskPhotos`]).
 //!
-//! Keys: a page is cached under the key nginx derives from the request,
-//! `"$uri?$args"` (see [`crate::pages::page_key`]), so nginx can answer the
-//! next request for it without the app. The data behind a page (for visitors
-//! who are logged in, whose header nginx cannot know) is cached under
-//! `data:` + the same key.
+//! Pages are named by their canonical address ([`PageAddr`]: the path and
+//! query their route links to), never by a cache key: how a cache turns an
+//! address into a key (stage-4: exactly as nginx builds `$memcached_key`)
+//! and which visitors' data is worth caching are the cache's business, so
+//! this crate does not know that nginx exists.
 //!
 //! Versions: values carry a version (a photo page's is its highest comment
-//! id). Readers that filled a miss use [`PageCache::add`], which never
-//! overwrites; writers use [`PageCache::publish`], which replaces only an
-//! older version. A reader that read the database before a comment was
-//! committed can therefore never overwrite the page the writer published.
+//! id). Readers that filled a miss add (never overwrite); writers publish,
+//! replacing only an older version. A reader that read the database before
+//! a comment was committed can therefore never overwrite the page the
+//! writer published.
 
 use std::path::PathBuf;
 
-/// A shared cache of pages and page data.
+/// A page's canonical address: the path and query its route links to
+/// (`/user/user7` and `page=2`; `/photo/12` and no query). Every request
+/// for the same page names it the same way, however it was spelled.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageAddr {
+    pub path: String,
+    /// Without the `?`; empty when there is none.
+    pub query: String,
+}
+
+/// A shared cache of pages and the data behind them.
 pub trait PageCache: Send + Sync {
-    /// Whether there is a cache at all (skips serialising for nothing).
+    /// Whether there is a cache at all (skips building addresses and
+    /// serialising for nothing).
     fn enabled(&self) -> bool;
-    /// The cached value, or `None` on a miss or when the cache is down.
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
-    /// Stores `value` if the key holds nothing (a reader filling a miss).
-    fn add(&self, key: &str, value: &[u8], version: u64);
-    /// Stores `value` unless the key already holds `version` or newer
-    /// (a writer publishing what it just committed). Returns once stored.
-    fn publish(&self, key: &str, value: &[u8], version: u64);
+    /// Whether the data behind a page is worth asking the cache for, and
+    /// keeping, for this visitor.
+    fn caches_data_for(&self, logged_in: bool) -> bool;
+    /// The data behind `page`, or `None` on a miss or when the cache is down.
+    fn get_data(&self, page: &PageAddr) -> Option<Vec<u8>>;
+    /// Keeps the data behind `page` if the cache holds none (a reader
+    /// filling a miss).
+    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64);
+    /// Keeps the anonymous rendering of `page` if the cache holds none.
+    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64);
+    /// A writer publishing what it just committed: the anonymous rendering
+    /// and the data of `page`, each unless the cache already holds
+    /// `version` or newer. Returns once both are stored (or removed).
+    fn publish(&self, page: &PageAddr, html: &[u8], data: &[u8], version: u64);
 }
 
 /// No cache (stages 1–3).
@@ -36,11 +54,15 @@ impl PageCache for NoCache {
     fn enabled(&self) -> bool {
         false
     }
-    fn get(&self, _: &str) -> Option<Vec<u8>> {
+    fn caches_data_for(&self, _: bool) -> bool {
+        false
+    }
+    fn get_data(&self, _: &PageAddr) -> Option<Vec<u8>> {
         None
     }
-    fn add(&self, _: &str, _: &[u8], _: u64) {}
-    fn publish(&self, _: &str, _: &[u8], _: u64) {}
+    fn add_data(&self, _: &PageAddr, _: &[u8], _: u64) {}
+    fn add_page(&self, _: &PageAddr, _: &[u8], _: u64) {}
+    fn publish(&self, _: &PageAddr, _: &[u8], _: &[u8], _: u64) {}
 }
 
 /// Where photo bytes come from.

@@ -91,7 +91,7 @@ impl<'s, 'a> Ctx<'s, 'a> {
 
 /// The error page for `err`.
 pub(crate) fn error_page(viewer: Option<&SessionUser>, err: &AppError) -> Response {
-    let body = model::render::error(viewer, err.status(), err.reason(), err.detail());
+    let body = model::render::error(viewer, err.status(), err.reason(), &err.detail());
     let mut r = Response::html(err.status(), body);
     if let AppError::MethodNotAllowed(allow) = err {
         r.headers.push(("allow", (*allow).into()));

@@ -2,6 +2,8 @@
 //! place ([`AppError::status`]). Bad input is always a 4xx with a short
 //! reason; internal details go to the log, never to the visitor.
 
+use std::borrow::Cow;
+
 use model::ModelError;
 
 /// Everything a request can fail with.
@@ -28,6 +30,9 @@ pub enum AppError {
     /// Body over [`crate::MAX_BODY_BYTES`]: 413.
     #[error("request body too large")]
     TooLarge,
+    /// A comment over [`model::render::MAX_COMMENT_CHARS`] characters: 400.
+    #[error("comment too long")]
+    CommentTooLong,
     /// A form post that is not `application/x-www-form-urlencoded`: 415.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -43,7 +48,7 @@ impl AppError {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::BadRequest(_) => 400,
+            AppError::BadRequest(_) | AppError::CommentTooLong => 400,
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
@@ -61,22 +66,34 @@ impl AppError {
         crate::http::reason(self.status())
     }
 
-    /// One sentence for the visitor: the reason for 4xx, nothing internal for 5xx.
-    pub fn detail(&self) -> &str {
-        match self {
+    /// One sentence for the visitor: the reason for 4xx, nothing internal
+    /// for 5xx. Limits are stated from their constants.
+    pub fn detail(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             AppError::BadRequest(s)
             | AppError::Unauthorized(s)
             | AppError::Forbidden(s)
             | AppError::NotFound(s) => s,
             AppError::MethodNotAllowed(_) => "This address does not accept that method.",
             AppError::Timeout => "The request body did not arrive in time.",
-            AppError::TooLarge => "The request body is larger than this site accepts (16 KiB).",
+            AppError::TooLarge => {
+                return Cow::Owned(format!(
+                    "The request body is larger than this site accepts ({} KiB).",
+                    crate::MAX_BODY_BYTES / 1024
+                ));
+            }
+            AppError::CommentTooLong => {
+                return Cow::Owned(format!(
+                    "A comment can be at most {} characters.",
+                    model::render::MAX_COMMENT_CHARS
+                ));
+            }
             AppError::UnsupportedMediaType => {
                 "Forms must be sent as application/x-www-form-urlencoded."
             }
             AppError::Busy(_) => "The site is busy; please try again in a moment.",
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.",
-        }
+        })
     }
 }
 

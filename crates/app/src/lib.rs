@@ -44,11 +44,11 @@ use std::path::PathBuf;
 
 use rusqlite::Connection;
 
-pub use cache::{DiskPhotos, NoCache, PageCache, PhotoStore};
+pub use cache::{DiskPhotos, NoCache, PageAddr, PageCache, PhotoStore};
 pub use error::{AppError, AppResult};
 pub use gil::{CPYTHON_FACTOR, Gil};
+pub use handlers::static_photo::PHOTO_MAX_AGE_SECS;
 pub use http::{MAX_BODY_BYTES, Request, Response};
-pub use pages::{escape_memcached_key, page_key};
 pub use sessions::{MemorySessions, SessionStore, SqliteSessions};
 pub use timing::Timing;
 

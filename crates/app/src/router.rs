@@ -1,4 +1,8 @@
 //! The one `match` that maps method and path to a handler.
+//!
+//! `HEAD` is handled as `GET` wherever `GET` is (RFC 9110 §9.3.2): the same
+//! status and headers; the transport sends no body (hyper drops it, as a
+//! CGI server does for the CGI program's answer).
 
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
@@ -8,7 +12,7 @@ use crate::http::{self, Request, Response};
 pub(crate) fn route(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Response> {
     let segs = ctx.cpu("route", || http::segments(req.path))?;
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let get = req.method == "GET";
+    let get = matches!(req.method, "GET" | "HEAD");
     let post = req.method == "POST";
     match (segs.as_slice(), get, post) {
         ([], true, _) => home::get(ctx, req),
@@ -21,7 +25,7 @@ pub(crate) fn route(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Respo
         (["healthz"], true, _) => Ok(health::get()),
         // Known paths with another method.
         ([] | ["user", _] | ["photo", _] | ["static", "photos", _] | ["healthz"], _, _) => {
-            Err(AppError::MethodNotAllowed("GET"))
+            Err(AppError::MethodNotAllowed("GET, HEAD"))
         }
         (["photo", _, "comments"] | ["login"] | ["logout"], _, _) => {
             Err(AppError::MethodNotAllowed("POST"))

@@ -45,6 +45,17 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{bits:032x}")
 }
 
+/// Whether `tag` may prefix session ids (`i0` → `i0-…`): 1 to 16 lower-case
+/// letters and digits, so every id stays [`plausible_id`]. Instance tags
+/// follow this rule (they also become nginx upstream names and patterns in
+/// stage-3's configuration, which is why nothing else is allowed).
+pub fn valid_tag(tag: &str) -> bool {
+    (1..=16).contains(&tag.len())
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// Whether a cookie value could be one of our ids (anything else is ignored
 /// without touching a store).
 pub fn plausible_id(s: &str) -> bool {
@@ -84,7 +95,6 @@ impl SessionStore for SqliteSessions<'_> {
 struct MemSession {
     user: SessionUser,
     expires_at: i64,
-    last_seen: i64,
 }
 
 /// Sessions in this process's memory (stage-3). Lost when the process exits:
@@ -107,25 +117,13 @@ impl MemorySessions {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemSession>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
-
-    /// Live sessions held.
-    pub fn len(&self) -> usize {
-        self.map().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl SessionStore for MemorySessions {
     fn load(&self, id: &str, now: i64) -> AppResult<Option<SessionUser>> {
         let mut map = self.map();
-        match map.get_mut(id) {
-            Some(s) if s.expires_at > now => {
-                s.last_seen = now;
-                Ok(Some(s.user.clone()))
-            }
+        match map.get(id) {
+            Some(s) if s.expires_at > now => Ok(Some(s.user.clone())),
             Some(_) => {
                 map.remove(id);
                 Ok(None)
@@ -147,7 +145,6 @@ impl SessionStore for MemorySessions {
             MemSession {
                 user: user.clone(),
                 expires_at: now + ttl,
-                last_seen: now,
             },
         );
         Ok(id)

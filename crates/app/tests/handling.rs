@@ -150,7 +150,16 @@ fn error_statuses() {
         path: "/",
         ..Default::default()
     });
-    assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+    // HEAD is GET for the handling (the transport drops the body).
+    let head = s.call(Request {
+        method: "HEAD",
+        path: "/user/user1",
+        ..Default::default()
+    });
+    let get = s.get("/user/user1");
+    assert_eq!((head.status, head.body.len()), (200, get.body.len()));
+    assert_eq!(head.header("content-type"), get.header("content-type"));
     let r = s.call(Request {
         method: "GET",
         path: "/login",

@@ -32,7 +32,16 @@
 //! machine". `--python-factor K` gives that "Python" the weight of a
 //! K-times-slower interpreter (compare.sh's `cpython` rows: K = 50).
 //!
+//! ## Instances
+//! stages 3 and 4 run this server several times behind nginx: [`instance`]
+//! is the command line and life of one such instance, started by a
+//! supervisor on a socket it hands down ([`inherit`]).
+//!
 //! Run it: `cargo run --release -p stage-2 -- --db data/flickrkillr.db`.
+
+pub mod gil_io;
+pub mod inherit;
+pub mod instance;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,19 +54,23 @@ use hyper::header::HeaderValue;
 /// Handling slower than this is logged: a worker thread was blocked that long.
 pub const SLOW_REQUEST: Duration = Duration::from_millis(100);
 
+/// Worker threads of an app server: one per core of the 2-core machine
+/// this workspace is measured on (more only adds switching).
+pub const DEFAULT_THREADS: usize = 2;
+
 /// Options every app-server process takes (stages 2–4 flatten these into
 /// their own command line; each also reads an environment variable).
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeArgs {
     /// The seeded SQLite database.
-    #[arg(long, env = "FK_DB", default_value = web::defaults::DB)]
+    #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
     pub db: PathBuf,
     /// Directory of the photo pool (default: `photos/` beside the database).
     #[arg(long, env = "FK_PHOTOS")]
     pub photos: Option<PathBuf>,
     /// Worker threads, each with its own SQLite connection. One per core is
     /// the sweet spot; more only adds switching.
-    #[arg(long, env = "FK_THREADS", default_value_t = web::defaults::THREADS)]
+    #[arg(long, env = "FK_THREADS", default_value_t = DEFAULT_THREADS)]
     pub threads: usize,
     /// Emulate CPython's global interpreter lock: only one thread runs the
     /// handling at a time (it is released around SQLite, disk and memcached
@@ -156,6 +169,15 @@ pub enum ServerError {
     Web(#[from] web::WebError),
     #[error("starting the runtime: {0}")]
     Runtime(std::io::Error),
+    /// A listening socket passed by a supervisor is unusable.
+    #[error("inherited listening socket fd {fd}: {reason}")]
+    Inherit { fd: i32, reason: String },
+    /// A command line that cannot work.
+    #[error("{0}")]
+    Usage(&'static str),
+    /// A stage's backend (memcached's client) could not be set up.
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// Opens SQLite connections for the pool, with the model's checks and pragmas.
@@ -302,16 +324,16 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        // Under --gil every connection is polled holding the lock: hyper's
-        // parsing and writing are "Python" too, as CherryPy's were.
-        let gil = self.gil.enabled().then(|| self.gil.clone());
-        web::serve_with_gil(
-            listener,
-            shutdown,
-            move |req| self.clone().respond(req),
-            gil,
-        )
-        .await;
+        let gil = self.gil.clone();
+        let server = self.clone();
+        let service = move |req| server.clone().respond(req);
+        if gil.enabled() {
+            // Under --gil every connection is polled holding the lock:
+            // hyper's parsing and writing are "Python" too, as CherryPy's were.
+            web::serve_with(listener, shutdown, service, gil_io::GilDriver { gil }).await;
+        } else {
+            web::serve(listener, shutdown, service).await;
+        }
     }
 }
 

@@ -7,9 +7,6 @@ use std::path::PathBuf;
 /// Why a supervisor, a child or a socket could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    /// The app server of an instance could not start or serve.
-    #[error(transparent)]
-    Server(#[from] appserver::ServerError),
     /// A command line that cannot work.
     #[error("{0}")]
     Usage(&'static str),
@@ -47,16 +44,13 @@ pub enum ClusterError {
     /// The private run directory (nginx's config, pid and temp files).
     #[error("run directory {path}: {err}")]
     RunDir { path: PathBuf, err: io::Error },
-    /// A listening socket passed by a supervisor is unusable.
-    #[error("inherited listening socket fd {fd}: {reason}")]
-    Inherit { fd: i32, reason: String },
     /// Installing the SIGINT/SIGTERM handlers failed.
     #[error("installing signal handlers: {0}")]
     Signals(io::Error),
     /// An upstream instance started elsewhere does not say who it is.
     #[error("upstream {addr}: {reason}")]
     Upstream { addr: String, reason: String },
-    /// SIGINT or SIGTERM arrived before the stage was ready.
-    #[error("interrupted during start-up")]
-    Interrupted,
+    /// A configuration template could not be rendered.
+    #[error("rendering nginx.conf: {0}")]
+    Config(String),
 }

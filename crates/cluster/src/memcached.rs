@@ -15,6 +15,14 @@ pub const INSTALL: &str = "sudo apt-get install -y memcached";
 /// memcached stops at once on SIGTERM; this is only a bound.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// The memcached binary (looked up in `PATH`, then the usual `sbin` directories).
+pub const PROGRAM: &str = "memcached";
+
+/// Megabytes of item memory of the memcached stage-4 starts (its
+/// `--memcached-mb`): pages of a few KB and photos of tens of KB; 256 MB
+/// holds the hot set of the full 100k-user data set with room to spare.
+pub const DEFAULT_MEMORY_MB: u32 = 256;
+
 /// How memcached is sized.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -29,9 +37,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            // Pages of a few KB and photos of tens of KB: 256 MB holds the
-            // hot set of the full 100k-user data set with room to spare.
-            memory_mb: 256,
+            memory_mb: DEFAULT_MEMORY_MB,
             // memcached's default is 4; the machine has 2 cores, shared with
             // nginx, the app and the load generator: more only adds switching.
             threads: 2,

@@ -1,7 +1,17 @@
 //! Running a real nginx in front of the app instances: the binary, its port,
-//! and the part of `nginx.conf` every stage shares. Each stage writes its own
-//! `http` content (upstreams, routing, caching): that is its lesson, so it
-//! lives in the stage.
+//! and its configuration.
+//!
+//! ## The configuration is a file you can open
+//! Each stage's `nginx.conf` is a template in that stage's crate
+//! (`crates/stage-3/templates/nginx.conf`, `crates/stage-4/templates/nginx.conf`):
+//! its lesson (balancing, sticky sessions, `memcached_pass`, the fallback
+//! to the app) reads like any nginx.conf, comments included. Both extend
+//! the settings they share, `crates/cluster/templates/nginx-base.conf`,
+//! whose values come from [`Base`]. askama renders them with typed values
+//! (addresses, counts, seconds); every path is quoted in the template and
+//! escaped by [`ConfEscaper`], so no value can end a directive or open a
+//! block. The stage writes the result into its run directory and prints
+//! where (`nginx config: DIR/nginx.conf`): the file nginx is running.
 //!
 //! ## The port: `SO_REUSEPORT`, one listening socket per worker
 //! The supervisor binds the address itself (so `--listen 127.0.0.1:0` works
@@ -28,6 +38,7 @@
 //! file it writes (pid, lock, temporary files) inside the run directory, no
 //! root needed.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,7 +46,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use crate::process::ChildSpec;
-use crate::{ClusterError, ports, tools};
+use crate::{ClusterError, tools};
 
 /// What to run when nginx is missing.
 pub const INSTALL: &str = "sudo apt-get install -y nginx";
@@ -43,6 +54,16 @@ pub const INSTALL: &str = "sudo apt-get install -y nginx";
 /// How long nginx may take to finish in-flight requests after SIGQUIT
 /// (graceful stop) before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// nginx worker processes in stages 3 and 4: one per core, nginx's own
+/// rule. The cores are shared with the app instances and the load generator,
+/// but a worker only uses CPU when there is work: measured on the 2-core
+/// machine, a second worker gave stage-4's cached pages +45% (nginx does
+/// nearly all the work there) and stage-3 +10%.
+pub const DEFAULT_WORKERS: usize = 2;
+
+/// The nginx binary (looked up in `PATH`, then the usual `sbin` directories).
+pub const PROGRAM: &str = "nginx";
 
 /// nginx, ready to start: its binary and the port it will serve on.
 #[derive(Debug)]
@@ -59,11 +80,11 @@ pub struct Nginx {
 impl Nginx {
     /// Finds the binary (or explains how to install it) and reserves
     /// `listen` (port 0 picks a free port).
-    pub fn new(program: &Path, listen: &str, workers: usize) -> Result<Self, ClusterError> {
+    pub fn new(program: &Path, listen: SocketAddr, workers: usize) -> Result<Self, ClusterError> {
         let program = tools::find_program("nginx", program, INSTALL)?;
-        let want = ports::resolve(listen)?;
+        let want = listen;
         let bind_err = |err| ClusterError::Bind {
-            addr: listen.to_owned(),
+            addr: listen.to_string(),
             err,
         };
         let socket =
@@ -91,86 +112,6 @@ impl Nginx {
         format!("{} reuseport", self.addr)
     }
 
-    /// The whole `nginx.conf`: the shared settings below around the stage's
-    /// `http_body` (upstreams, maps, `server` blocks; its `listen` directive
-    /// must say [`Nginx::listen_params`]). `stage` names the stage in the
-    /// header comment.
-    pub fn config(&self, stage: &str, run_dir: &Path, http_body: &str) -> String {
-        let d = run_dir.display();
-        let w = self.workers;
-        format!(
-            r#"# nginx.conf of flickrkillr {stage}, generated at start-up by the stage
-# (crates/cluster/src/nginx.rs and crates/{stage}/src); edits here are lost.
-
-# One worker per core (nginx's rule; the stage's --nginx-workers). The cores
-# are shared with the app instances, but an idle worker costs nothing.
-worker_processes {w};
-pid {d}/nginx.pid;
-lock_file {d}/nginx.lock;
-# Errors only, on the stage's stderr (forwarded with an [nginx] prefix).
-error_log stderr warn;
-
-events {{
-    # Client plus upstream connections per worker: a 64-connection benchmark
-    # uses about 200; the rest is headroom.
-    worker_connections 4096;
-}}
-
-http {{
-    # No access log: a log line per request is a write(2) per request, and
-    # the benchmark would measure the disk. Errors still reach stderr.
-    access_log off;
-    server_tokens off;
-
-    # Every file nginx may write stays in the run directory.
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-
-    types {{
-        text/html html;
-        image/jpeg jpg;
-    }}
-    default_type application/octet-stream;
-
-    # Benchmark clients keep one connection for a whole run.
-    keepalive_requests 1000000;
-    # The app refuses bodies over 16 KiB with its own 413 page; nginx only
-    # stops absurd ones, and keeps every accepted body in memory.
-    client_max_body_size 64k;
-    client_body_buffer_size 64k;
-    # A client that trickles its request head, or stalls in its body, is cut
-    # off after 10 s, the same as the app servers (web::HEADER_READ_TIMEOUT,
-    # web::BODY_READ_TIMEOUT); nginx's default is 60 s.
-    client_header_timeout 10s;
-    client_body_timeout 10s;
-
-    # Upstream keep-alive: HTTP/1.1 and no "Connection: close" to the app.
-    # (Measured on this machine: nginx -> memcached went from 13.6k to 53.5k
-    # req/s just by keeping connections open.)
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    # The app's CSRF check compares Origin with Host: pass the client's.
-    proxy_set_header Host $http_host;
-    # Pages and photos are buffered in memory, never in temporary files.
-    proxy_buffer_size 16k;
-    proxy_buffers 64 16k;
-    proxy_busy_buffers_size 64k;
-    proxy_max_temp_file_size 0;
-    proxy_connect_timeout 5s;
-    # A failed or timed-out request goes to the next instance. nginx never
-    # retries a POST that reached an instance (non-idempotent), so a dead
-    # instance costs no failed GET and never a duplicated comment.
-    proxy_next_upstream error timeout;
-
-{http_body}
-}}
-"#
-        )
-    }
-
     /// The child to supervise, with the configuration written at `conf`
     /// (inside `run_dir`).
     pub fn spec(&self, run_dir: &Path, conf: &Path) -> ChildSpec {
@@ -195,40 +136,107 @@ http {{
     }
 }
 
-/// `server` lines of an upstream block for `addrs`, each with `params`.
-pub fn server_lines(addrs: &[String], params: &str) -> String {
-    addrs
-        .iter()
-        .map(|a| {
-            format!(
-                "        server {a}{}{params};\n",
-                if params.is_empty() { "" } else { " " }
-            )
-        })
-        .collect()
+/// What the shared part of every stage's `nginx.conf` says
+/// (`templates/nginx-base.conf`). A stage's template struct holds one as
+/// `base`.
+#[derive(Debug, Clone)]
+pub struct Base {
+    /// `stage-3`, `stage-4`: named in the header comment.
+    pub stage: String,
+    /// The stage's template, named in the header comment.
+    pub source: String,
+    pub workers: usize,
+    /// The run directory: pid, lock and temporary files.
+    pub run_dir: String,
+    /// What `listen` says: the reserved address, one socket per worker.
+    pub listen: String,
+    /// The app's own body limit, for the comment (the app answers 413).
+    pub app_body_kib: usize,
+    /// nginx's limit: four times the app's, so the app's page answers.
+    pub nginx_body_kib: usize,
+    /// Client head and body timeouts, the same as the app servers'.
+    pub client_timeout_s: u64,
+    /// Upstream keep-alive idle time: half the app servers' idle limit, so
+    /// nginx never reuses a connection an instance is closing (a POST on it
+    /// would fail).
+    pub upstream_idle_s: u64,
+}
+
+/// The app servers' limits the configuration must agree with.
+#[derive(Debug, Clone, Copy)]
+pub struct AppLimits {
+    /// Largest request body the app accepts (`app::MAX_BODY_BYTES`).
+    pub body_bytes: usize,
+    /// How long the app waits for a request head or body, and keeps an
+    /// idle connection (`web::HEADER_READ_TIMEOUT`).
+    pub client_timeout: Duration,
+}
+
+impl Base {
+    /// The base of `stage`'s configuration, rendered from `source`, for
+    /// this nginx in `run_dir`, agreeing with the app's `limits`.
+    pub fn new(
+        stage: &str,
+        source: &str,
+        nginx: &Nginx,
+        run_dir: &Path,
+        limits: AppLimits,
+    ) -> Base {
+        let kib = limits.body_bytes.div_ceil(1024);
+        let timeout = limits.client_timeout.as_secs().max(1);
+        Base {
+            stage: stage.to_owned(),
+            source: source.to_owned(),
+            workers: nginx.workers,
+            run_dir: run_dir.display().to_string(),
+            listen: nginx.listen_params(),
+            app_body_kib: kib,
+            nginx_body_kib: kib * 4,
+            client_timeout_s: timeout,
+            upstream_idle_s: (timeout / 2).max(1),
+        }
+    }
+}
+
+/// askama's escaper for `.conf` templates (configured in each stage's
+/// `askama.toml`). Values are written inside double quotes in the
+/// templates wherever they could hold more than an address or a number
+/// (paths); inside nginx's double quotes `\"` and `\\` stand for
+/// themselves and a line break is `\n`, so a value cannot close its quotes
+/// or start a new directive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfEscaper;
+
+impl askama::filters::Escaper for ConfEscaper {
+    fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '"' => dest.write_str("\\\"")?,
+                '\\' => dest.write_str("\\\\")?,
+                '\n' => dest.write_str("\\n")?,
+                '\r' => dest.write_str("\\r")?,
+                c => dest.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renders a stage's configuration template (an askama `Template` whose
+/// struct holds a [`Base`] as `base`).
+pub fn render(t: &impl askama::Template) -> Result<String, ClusterError> {
+    t.render().map_err(|e| ClusterError::Config(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use askama::filters::Escaper;
 
     #[test]
-    fn config_keeps_every_path_in_the_run_dir() {
-        let n = Nginx::new(Path::new("sh"), "127.0.0.1:0", 1);
+    fn the_port_is_reserved_for_nginx() {
         // `sh` is not nginx, but finding and binding are what is tested here.
-        let n = n.unwrap();
-        let c = n.config("stage-3", Path::new("/run/x"), "    # body\n");
-        for line in c
-            .lines()
-            .filter(|l| l.contains("_path") || l.starts_with("pid") || l.starts_with("lock_file"))
-        {
-            assert!(line.contains("/run/x/"), "{line}");
-        }
-        assert!(
-            c.contains("access_log off;")
-                && c.contains("worker_processes 1;")
-                && c.contains("# body")
-        );
+        let n = Nginx::new(Path::new("sh"), "127.0.0.1:0".parse().unwrap(), 1).unwrap();
         assert!(n.listen_params().ends_with(" reuseport") && n.addr.port() != 0);
         // The port is reserved: std's bind (SO_REUSEADDR) fails, nginx's
         // (SO_REUSEADDR and SO_REUSEPORT) works.
@@ -238,9 +246,24 @@ mod tests {
         s.set_reuse_port(true).unwrap();
         s.bind(&n.addr.into()).unwrap();
         s.listen(8).unwrap();
+        let limits = AppLimits {
+            body_bytes: 16 * 1024,
+            client_timeout: Duration::from_secs(10),
+        };
+        let b = Base::new("stage-3", "t.conf", &n, Path::new("/run/x"), limits);
         assert_eq!(
-            server_lines(&["a:1".into()], "max_fails=1"),
-            "        server a:1 max_fails=1;\n"
+            (b.app_body_kib, b.nginx_body_kib, b.upstream_idle_s),
+            (16, 64, 5)
         );
+    }
+
+    #[test]
+    fn values_cannot_leave_their_quotes() {
+        let mut out = String::new();
+        ConfEscaper
+            .write_escaped_str(&mut out, "/tmp/a b;\"c\\\nuser root;")
+            .unwrap();
+        assert_eq!(out, "/tmp/a b;\\\"c\\\\\\nuser root;");
+        assert!(!out.contains('\n'));
     }
 }

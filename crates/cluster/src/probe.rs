@@ -6,68 +6,18 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Largest probe answer read (a health check says `ok`).
-const MAX_REPLY: usize = 64 * 1024;
+pub use http_client::Resp as HttpReply;
 
-/// What a probe got back.
-#[derive(Debug, Clone)]
-pub struct HttpReply {
-    pub status: u16,
-    /// Header names in lower case.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpReply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// `GET path` on `addr` with `Connection: close`, within `timeout`.
+/// `GET path` on `addr` with `Connection: close`, within `timeout`: the
+/// tests' and checks' one response reader ([`http_client`]), on a blocking
+/// thread so the supervisor's only thread keeps watching its children.
 pub async fn http_get(addr: &str, path: &str, timeout: Duration) -> Result<HttpReply, String> {
-    tokio::time::timeout(timeout, async {
-        let mut s = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: flickrkillr-probe\r\n\r\n");
-        s.write_all(req.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
-        let mut buf = Vec::with_capacity(1024);
-        (&mut s)
-            .take(MAX_REPLY as u64)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        parse_reply(&buf)
-    })
-    .await
-    .map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
-}
-
-fn parse_reply(buf: &[u8]) -> Result<HttpReply, String> {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("incomplete answer ({} bytes)", buf.len()))?;
-    let head =
-        std::str::from_utf8(&buf[..end]).map_err(|_| "answer head is not UTF-8".to_string())?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok(HttpReply {
-        status,
-        headers,
-        body: buf[end + 4..].to_vec(),
-    })
+    let client = http_client::Client::new(addr).with_timeout(timeout);
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || client.get(&path))
+        .await
+        .map_err(|e| format!("probe thread: {e}"))?
+        .map_err(|e| format!("{addr}: {e}"))
 }
 
 /// A probe that succeeds on `200` for `GET path`.
@@ -108,22 +58,4 @@ pub async fn memcached_version(addr: &str, timeout: Duration) -> Result<String, 
     })
     .await
     .map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_replies() {
-        let r = parse_reply(
-            b"HTTP/1.1 200 OK\r\nX-Served-By: stage-3 pid=7 i0\r\nContent-Length: 3\r\n\r\nok\n",
-        )
-        .unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(r.header("x-served-by"), Some("stage-3 pid=7 i0"));
-        assert_eq!(r.body, b"ok\n");
-        assert!(parse_reply(b"HTTP/1.1 200 OK\r\n").is_err());
-        assert!(parse_reply(b"garbage\r\n\r\n").is_err());
-    }
 }

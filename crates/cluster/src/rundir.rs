@@ -18,6 +18,20 @@ impl RunDir {
     /// named after `prefix`.
     pub fn new(explicit: Option<&Path>, prefix: &str) -> Result<Self, ClusterError> {
         let (path, temp) = match explicit {
+            // nginx.conf names this path; a `$` would be read as a variable
+            // and a control character has no place in it.
+            Some(p)
+                if p.to_string_lossy()
+                    .chars()
+                    .any(|c| c == '$' || c.is_control()) =>
+            {
+                return Err(ClusterError::RunDir {
+                    path: p.into(),
+                    err: std::io::Error::other(
+                        "a run directory's path may not hold `$` or control characters",
+                    ),
+                });
+            }
             Some(p) => {
                 std::fs::create_dir_all(p).map_err(|err| ClusterError::RunDir {
                     path: p.into(),

@@ -1,11 +1,16 @@
-//! The steps stages 3 and 4 share: app-server instances started with a
-//! socket handed down (or found already running elsewhere), nginx started in
-//! front of them, and the stage's life from start-up to SIGINT.
+//! What stages 3 and 4 share: the supervisor's command line, app-server
+//! instances started on sockets the supervisor holds (or found already
+//! running elsewhere), nginx started in front of them, and the stage's life
+//! from start-up to SIGINT.
+//!
+//! A balanced stage's `main` is then its composition only: which app
+//! program the instances run, with which options, and its `nginx.conf`.
 
 use std::ffi::OsString;
 use std::future::Future;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::nginx::Nginx;
@@ -20,9 +25,98 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one readiness probe may wait for its answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Environment variables of the `instance` subcommand that must not leak
-/// from the stage's environment into the instances it starts.
-const INSTANCE_ENV: &[&str] = &["FK_INSTANCE_LISTEN", "FK_LISTEN_FD", "FK_INSTANCE_TAG"];
+/// App-server instances a balanced stage starts: one per core, the talk's
+/// "run multiple instances" to get past the GIL.
+pub const DEFAULT_INSTANCES: usize = 2;
+
+/// The supervisor's options, the same in stage-3 and stage-4 (each stage
+/// flattens these into its command line and adds its own).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SupervisorArgs {
+    /// Address nginx listens on (port 0 picks a free port; the real address
+    /// is printed as `listening on http://ADDR`).
+    #[arg(long, env = "FK_LISTEN")]
+    pub listen: String,
+    /// App-server instances to start (one per core is the talk's advice).
+    #[arg(long, env = "FK_INSTANCES", default_value_t = DEFAULT_INSTANCES)]
+    pub instances: usize,
+    /// Balance these already-running instances (`host:port,…`) instead of
+    /// starting any; each must have been started with its own --tag.
+    #[arg(long, env = "FK_UPSTREAM", value_delimiter = ',')]
+    pub upstream: Vec<String>,
+    /// The nginx binary.
+    #[arg(long, env = "FK_NGINX", default_value = crate::nginx::PROGRAM)]
+    pub nginx: PathBuf,
+    /// nginx worker processes.
+    #[arg(long, env = "FK_NGINX_WORKERS", default_value_t = crate::nginx::DEFAULT_WORKERS)]
+    pub nginx_workers: usize,
+    /// Directory for nginx.conf, nginx's pid and temporary files (default:
+    /// a fresh temporary directory, removed at exit).
+    #[arg(long, env = "FK_RUN_DIR")]
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Parses a balanced stage's command line, with `listen` as the default
+/// of the supervisor's `--listen` (each stage has its own port).
+pub fn parse_args<T: clap::Parser>(listen: &'static str) -> T {
+    let matches = T::command()
+        .mut_arg("listen", |a| a.default_value(listen).required(false))
+        .get_matches();
+    T::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// What a stage's start-up works with: the supervisor its children join,
+/// the sockets it holds for them, nginx's reserved port, the run directory.
+#[derive(Debug)]
+pub struct Stage {
+    pub name: &'static str,
+    pub sup: Supervisor,
+    pub held: HeldSockets,
+    pub nginx: Nginx,
+    pub run_dir: RunDir,
+}
+
+/// A balanced stage's whole life: checks the options, installs the signal
+/// handlers, reserves nginx's port, makes the run directory, runs `start`
+/// (which starts the children into [`Stage::sup`]) unless SIGINT/SIGTERM
+/// comes first, calls `announce` with nginx's address once it has (every
+/// stage passes `web::announce`: the one `listening on http://ADDR` line),
+/// waits for SIGINT/SIGTERM, and stops every child.
+///
+/// The supervisor forks every child from this (the main) thread: see
+/// [`crate::process`] for why.
+pub fn supervise(
+    name: &'static str,
+    a: &SupervisorArgs,
+    announce: fn(SocketAddr),
+    start: impl AsyncFnOnce(&mut Stage) -> Result<(), ClusterError>,
+) -> Result<(), ClusterError> {
+    if a.instances == 0 && a.upstream.is_empty() {
+        return Err(ClusterError::Usage(
+            "--instances must be at least 1 (or list running instances with --upstream)",
+        ));
+    }
+    // Names are resolved here, before the runtime: a lookup blocks.
+    let listen = ports::resolve(&a.listen)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Signals)?;
+    rt.block_on(async {
+        let mut signals = Signals::install()?;
+        let mut stage = Stage {
+            name,
+            sup: Supervisor::new(),
+            held: HeldSockets::default(),
+            nginx: Nginx::new(&a.nginx, listen, a.nginx_workers)?,
+            run_dir: RunDir::new(a.run_dir.as_deref(), &format!("flickrkillr-{name}-"))?,
+        };
+        let addr = stage.nginx.addr;
+        let result = run_until_signal(&mut signals, start(&mut stage), || announce(addr)).await;
+        stage.sup.shutdown().await;
+        result
+    })
+}
 
 /// One app-server instance behind nginx.
 #[derive(Debug)]
@@ -41,20 +135,26 @@ pub struct Instance {
 #[derive(Debug, Default)]
 pub struct HeldSockets(Vec<TcpListener>);
 
-/// Starts `count` instances of this very binary (`<exe> instance
-/// --listen-fd N --tag iK <args>`), each on a loopback socket the supervisor
-/// binds and keeps, and waits until each answers `GET /healthz`.
+/// How an instance is started: `program args… --listen-fd N --tag iK
+/// options…` (for the Rust app, `args` is `instance`, this binary's
+/// subcommand; for the CPython peer, its script).
+#[derive(Debug, Clone)]
+pub struct InstanceCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub options: Vec<OsString>,
+    /// Variables of the supervisor's environment the instance must not
+    /// inherit (its own `--listen-fd` and `--tag` would be overridden).
+    pub env_remove: Vec<&'static str>,
+}
+
+/// Starts `count` instances with `cmd`, each on a loopback socket the
+/// supervisor binds and keeps, and waits until each answers `GET /healthz`.
 pub async fn start_local_instances(
-    sup: &mut Supervisor,
-    held: &mut HeldSockets,
+    stage: &mut Stage,
     count: usize,
-    args: &[OsString],
+    cmd: &InstanceCommand,
 ) -> Result<Vec<Instance>, ClusterError> {
-    let exe = std::env::current_exe().map_err(|err| ClusterError::Spawn {
-        name: "instance".into(),
-        program: "this binary".into(),
-        err,
-    })?;
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let listener = ports::listen("127.0.0.1:0")?;
@@ -67,19 +167,19 @@ pub async fn start_local_instances(
             .to_string();
         let fd = listener.as_raw_fd();
         let tag = format!("i{i}");
-        let mut spec = ChildSpec::new(&tag, &exe)
-            .arg("instance")
+        let mut spec = ChildSpec::new(&tag, &cmd.program)
+            .args(cmd.args.iter().cloned())
             .arg("--listen-fd")
             .arg(fd.to_string())
             .arg("--tag")
             .arg(&tag)
-            .args(args.iter().cloned())
+            .args(cmd.options.iter().cloned())
             .keep_fd(fd);
-        for k in INSTANCE_ENV {
+        for k in &cmd.env_remove {
             spec = spec.env_remove(k);
         }
-        let handle = sup.start(spec)?;
-        held.0.push(listener);
+        let handle = stage.sup.start(spec)?;
+        stage.held.0.push(listener);
         out.push(Instance {
             tag: Some(tag),
             addr,
@@ -89,10 +189,12 @@ pub async fn start_local_instances(
     for inst in &out {
         if let Some(h) = &inst.handle {
             let addr = inst.addr.clone();
-            sup.wait_ready(h, START_TIMEOUT, || {
-                probe::http_ok(&addr, "/healthz", PROBE_TIMEOUT)
-            })
-            .await?;
+            stage
+                .sup
+                .wait_ready(h, START_TIMEOUT, || {
+                    probe::http_ok(&addr, "/healthz", PROBE_TIMEOUT)
+                })
+                .await?;
             tracing::info!(instance = %h.name(), pid = h.pid().unwrap_or(0), addr = %inst.addr, "ready");
         }
     }
@@ -105,7 +207,13 @@ pub async fn start_local_instances(
 pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, ClusterError> {
     let mut out = Vec::with_capacity(addrs.len());
     for addr in addrs {
-        ports::resolve(addr)?;
+        // A name lookup blocks: off the supervisor's only thread.
+        let a = addr.clone();
+        tokio::task::spawn_blocking(move || a.to_socket_addrs().ok().and_then(|mut i| i.next()))
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| ClusterError::Address(addr.clone()))?;
         let deadline = Instant::now() + START_TIMEOUT;
         let reply = loop {
             match probe::http_get(addr, "/healthz", PROBE_TIMEOUT).await {
@@ -128,7 +236,7 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
         let tag = reply
             .header("x-served-by")
             .and_then(|s| s.split_whitespace().nth(2))
-            .filter(|t| valid_tag(t))
+            .filter(|t| app::sessions::valid_tag(t))
             .map(str::to_owned);
         if let Some(t) = &tag
             && out
@@ -152,34 +260,45 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
     Ok(out)
 }
 
-/// Instance tags: short lower-case words (they become part of session ids,
-/// nginx upstream names and regular expressions, so nothing else).
-pub fn valid_tag(t: &str) -> bool {
-    (1..=16).contains(&t.len())
-        && t.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+/// The instances of `a`: started here (`a.instances` of `cmd`), or the
+/// `--upstream` ones; warns about untagged upstreams.
+pub async fn instances(
+    stage: &mut Stage,
+    a: &SupervisorArgs,
+    cmd: &InstanceCommand,
+) -> Result<Vec<Instance>, ClusterError> {
+    let instances = if a.upstream.is_empty() {
+        start_local_instances(stage, a.instances, cmd).await?
+    } else {
+        remote_instances(&a.upstream).await?
+    };
+    for i in instances.iter().filter(|i| i.tag.is_none()) {
+        tracing::warn!(
+            upstream = %i.addr,
+            "no instance tag in its X-Served-By: it gets anonymous traffic, and its sessions cannot be routed back to it"
+        );
+    }
+    Ok(instances)
 }
 
-/// Writes `nginx.conf` into the run directory, starts nginx and waits until
-/// `GET /healthz` through it succeeds (nginx up, and an instance behind it).
-pub async fn start_nginx(
-    sup: &mut Supervisor,
-    nginx: &Nginx,
-    run_dir: &RunDir,
-    stage: &str,
-    http_body: &str,
-) -> Result<ChildHandle, ClusterError> {
-    let conf = run_dir.write(
-        "nginx.conf",
-        &nginx.config(stage, run_dir.path(), http_body),
-    )?;
-    let handle = sup.start(nginx.spec(run_dir.path(), &conf))?;
-    let addr = nginx.addr.to_string();
-    sup.wait_ready(&handle, START_TIMEOUT, || {
-        probe::http_ok(&addr, "/healthz", PROBE_TIMEOUT)
-    })
-    .await?;
-    tracing::info!(pid = handle.pid().unwrap_or(0), conf = %conf.display(), "nginx ready");
+/// Writes `conf` as `nginx.conf` into the run directory, says where
+/// (`nginx config: DIR/nginx.conf`, on stderr, so a participant can open
+/// the file nginx runs), starts nginx and waits until `GET /healthz`
+/// through it succeeds (nginx up, and an instance behind it).
+pub async fn start_nginx(stage: &mut Stage, conf: &str) -> Result<ChildHandle, ClusterError> {
+    let path = stage.run_dir.write("nginx.conf", conf)?;
+    eprintln!("nginx config: {}", path.display());
+    let handle = stage
+        .sup
+        .start(stage.nginx.spec(stage.run_dir.path(), &path))?;
+    let addr = stage.nginx.addr.to_string();
+    stage
+        .sup
+        .wait_ready(&handle, START_TIMEOUT, || {
+            probe::http_ok(&addr, "/healthz", PROBE_TIMEOUT)
+        })
+        .await?;
+    tracing::info!(pid = handle.pid().unwrap_or(0), conf = %path.display(), "nginx ready");
     Ok(handle)
 }
 
@@ -191,7 +310,7 @@ pub async fn start_nginx(
 pub async fn run_until_signal<T>(
     signals: &mut Signals,
     start: impl Future<Output = Result<T, ClusterError>>,
-    ready: impl FnOnce(&T),
+    ready: impl FnOnce(),
 ) -> Result<(), ClusterError> {
     let started = tokio::select! {
         r = start => r,
@@ -200,60 +319,9 @@ pub async fn run_until_signal<T>(
             return Ok(());
         }
     };
-    let state = started?;
-    ready(&state);
+    started?;
+    ready();
     let s = signals.recv().await;
     tracing::info!("{s}: stopping");
-    Ok(())
-}
-
-/// What every app-server instance of a balanced stage (stage-3, stage-4)
-/// takes on its command line: where to listen, its tag, the server options.
-/// Each stage flattens this into its `instance` subcommand and adds its own.
-#[derive(clap::Args, Debug, Clone)]
-pub struct InstanceArgs {
-    /// Address to listen on (for instances started by hand).
-    #[arg(
-        long,
-        env = "FK_INSTANCE_LISTEN",
-        required_unless_present = "listen_fd",
-        conflicts_with = "listen_fd"
-    )]
-    pub listen: Option<String>,
-    /// Serve on this inherited listening socket (how the supervisor starts
-    /// instances).
-    #[arg(long, env = "FK_LISTEN_FD")]
-    pub listen_fd: Option<i32>,
-    /// This instance's tag: ends its `X-Served-By`; in stage-3 it also
-    /// prefixes its session ids, so nginx routes them back here.
-    #[arg(long, env = "FK_INSTANCE_TAG", default_value = "i0", value_parser = parse_tag)]
-    pub tag: String,
-    #[command(flatten)]
-    pub serve: appserver::ServeArgs,
-}
-
-/// `--tag`'s parser: see [`valid_tag`].
-fn parse_tag(s: &str) -> Result<String, String> {
-    if valid_tag(s) {
-        Ok(s.to_owned())
-    } else {
-        Err("a tag is 1 to 16 lower-case letters and digits, such as i0".into())
-    }
-}
-
-/// Runs one instance: the app server with `backends`, named `stage` and
-/// tagged, on its address or inherited socket, until SIGINT/SIGTERM.
-pub fn run_instance(
-    a: InstanceArgs,
-    stage: &str,
-    backends: appserver::Backends,
-) -> Result<(), ClusterError> {
-    let server = appserver::Server::new(&a.serve, stage, backends)?.tagged(&a.tag);
-    let listen = match (a.listen_fd, a.listen) {
-        (Some(fd), _) => appserver::Listen::Bound(crate::inherit::listener_from_fd(fd)?),
-        (None, Some(addr)) => appserver::Listen::Addr(addr),
-        (None, None) => return Err(ClusterError::Usage("give --listen ADDR or --listen-fd FD")),
-    };
-    appserver::run_until_signal_on(listen, server, a.serve.threads)?;
     Ok(())
 }

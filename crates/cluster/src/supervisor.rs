@@ -12,16 +12,15 @@
 //! ready once, any exit is a crash and the child is restarted.
 
 use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::ClusterError;
+use crate::logs::LogSink;
 use crate::process::{self, ChildSpec};
 
 /// First restart delay after a crash: long enough not to spin on a child
@@ -89,11 +88,21 @@ struct Keeper {
     task: Option<JoinHandle<()>>,
 }
 
+/// How long [`Supervisor::shutdown`] waits for the children's last lines
+/// to reach stderr.
+const LOG_DRAIN: Duration = Duration::from_millis(500);
+
 /// Children started by this stage, in start order.
-#[derive(Default)]
 pub struct Supervisor {
     keepers: Vec<Keeper>,
     stopping: Arc<AtomicBool>,
+    logs: LogSink,
+}
+
+impl Default for Supervisor {
+    fn default() -> Self {
+        Supervisor::with_logs(LogSink::stderr())
+    }
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -106,8 +115,18 @@ impl std::fmt::Debug for Supervisor {
 }
 
 impl Supervisor {
+    /// A supervisor forwarding its children's output to stderr.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A supervisor forwarding its children's output to `logs`.
+    pub fn with_logs(logs: LogSink) -> Self {
+        Supervisor {
+            keepers: Vec::new(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            logs,
+        }
     }
 
     /// Starts `spec` now (so a missing program is reported at once) and
@@ -138,6 +157,7 @@ impl Supervisor {
             handle.shared.clone(),
             stop_rx,
             self.stopping.clone(),
+            self.logs.clone(),
         ));
         self.keepers.push(Keeper {
             handle: handle.clone(),
@@ -198,11 +218,6 @@ impl Supervisor {
         }
     }
 
-    /// Handles on every child, in start order.
-    pub fn children(&self) -> Vec<ChildHandle> {
-        self.keepers.iter().map(|k| k.handle.clone()).collect()
-    }
-
     /// Stops every child, last started first, each with its stop signal and
     /// grace period; returns when all are gone.
     pub async fn shutdown(mut self) {
@@ -213,6 +228,7 @@ impl Supervisor {
                 let _ = task.await;
             }
         }
+        self.logs.drain(LOG_DRAIN).await;
     }
 }
 
@@ -262,6 +278,7 @@ async fn keep(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
+    logs: LogSink,
 ) {
     let mut backoff = Backoff::new();
     let mut next = Some(first);
@@ -283,11 +300,23 @@ async fn keep(
         let pid = child.id().unwrap_or(0);
         shared.pid.store(pid, Ordering::SeqCst);
         shared.starts.fetch_add(1, Ordering::SeqCst);
-        if let Some(out) = child.stdout.take() {
-            forward(spec.name.clone(), out);
-        }
-        if let Some(err) = child.stderr.take() {
-            forward(spec.name.clone(), err);
+        // stdout stays ours (it carries the one `listening on` line): the
+        // children's goes to stderr too.
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (name, logs) = (spec.name.clone(), logs.clone());
+            tokio::spawn(async move { crate::logs::forward(&name, pipe, &logs).await });
         }
         let started = Instant::now();
         let status = tokio::select! {
@@ -347,27 +376,6 @@ async fn stop_child(spec: &ChildSpec, child: &mut tokio::process::Child, pid: u3
     }
     // Leftovers of the group (a worker that ignored its master).
     process::signal_group(pid, libc::SIGKILL);
-}
-
-/// Copies a child's output to our stderr, line by line, prefixed by its
-/// name (stdout stays ours: it carries the one `listening on` line).
-fn forward(name: String, from: impl AsyncRead + Unpin + Send + 'static) {
-    tokio::spawn(async move {
-        let mut r = BufReader::new(from);
-        let mut line = Vec::with_capacity(256);
-        loop {
-            line.clear();
-            match r.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    // Never panic on a closed stderr: keep draining the pipe,
-                    // or the child would block writing to it.
-                    let _ = writeln!(std::io::stderr().lock(), "[{name}] {}", text.trim_end());
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -107,3 +107,35 @@ async fn shutdown_reaches_the_whole_process_group() {
     }
     assert!(gone, "the grandchild was stopped with its group");
 }
+
+/// A stderr nobody reads (a pipe left full, a terminal paused with Ctrl-S)
+/// never stalls the supervisor: a crashed child is still restarted, and
+/// shutdown still finishes in time, while a chatty child keeps printing.
+#[tokio::test]
+async fn a_stuck_stderr_stalls_neither_restarts_nor_shutdown() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut sup = Supervisor::with_logs(cluster::logs::LogSink::to(Box::new(writer)));
+    let chatty = sup
+        .start(sh(
+            "chatty",
+            "while :; do echo 'a line of log output that nobody reads'; done",
+        ))
+        .unwrap();
+    let crasher = sup.start(sh("crasher", "sleep 0.2; exit 3")).unwrap();
+    for h in [&chatty, &crasher] {
+        sup.wait_ready(h, Duration::from_secs(5), || ready(()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n = crasher.starts();
+    assert!(n >= 3, "{n} starts in 1.5 s: restarts waited for stderr");
+    let t = Instant::now();
+    sup.shutdown().await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    drop(reader);
+}

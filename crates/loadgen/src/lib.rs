@@ -21,17 +21,10 @@
 //!   stalled server cannot hide its queue (no coordinated omission), with the
 //!   naive figure beside it.
 //!
-//! `loadgen verify URL --db PATH` checks that a stage serves the contract
-//! (byte-identical pages against `model::render`, headers, status codes of
-//! bad inputs, a write becoming visible): see [`mod@verify`].
-//!
-//! `loadgen report RAW_DIR [--out DIR]` regenerates every table and chart of
-//! a `scripts/compare.sh` run from its raw files (loadgen JSON, ab and wrk
-//! output, rows.tsv, machine.txt, ...): `latest.csv`, `latest.md`,
-//! `latest.svg` (req/s per row and tool, log scale) and `latest-phases.svg`
-//! (where the time goes, per Server-Timing phase). The RAW_DIR layout and
-//! what is computed (speed-up, pages per day, calibration ratio): see
-//! [`results`].
+//! Two neighbours have crates of their own, so that each crate is one tool:
+//! `loadgen verify URL --db PATH` runs the [`contract`] crate's checks
+//! (the same ones `cargo test` runs), and the report of a
+//! `scripts/compare.sh` run (tables and charts) is the `report` crate.
 //!
 //! ## Run it
 //!
@@ -41,11 +34,9 @@
 //! cargo run --release -p loadgen -- --rate 500 -c 50 -d 20s --json out.json http://127.0.0.1:8080/photo/1
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
 //! crates/loadgen/calibrate.sh     # its own cost, against wrk on nginx
-//! cargo run --release -p loadgen -- report results/2026-11-26-host/raw   # results/latest.{csv,md,svg}
 //! ```
 //!
-//! In code: [`run`]`(&Config) -> Report`, [`verify::verify`],
-//! [`results::write_report`].
+//! In code: [`run`]`(&Config) -> Summary`.
 //!
 //! ## Counting rules
 //!
@@ -112,11 +103,9 @@ pub mod duration;
 mod engine;
 pub mod http;
 pub mod mix;
-pub mod report;
-pub mod results;
 pub mod stats;
+pub mod summary;
 pub mod target;
-pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -126,8 +115,7 @@ use std::time::Duration;
 pub use duration::parse_duration;
 pub use engine::Progress;
 pub use mix::{MixChoice, MixSpec};
-pub use report::{Latency, Report};
-pub use verify::{Check, VerifyConfig, VerifyReport, verify};
+pub use summary::{Latency, Summary};
 
 /// Everything that can stop a run before it starts (errors *during* a run
 /// are counted, not returned).
@@ -220,7 +208,7 @@ impl Config {
 
 /// Runs the load and returns what it measured. Blocks the calling thread
 /// (do not call it from inside an async runtime's worker).
-pub fn run(cfg: &Config) -> Result<Report, Error> {
+pub fn run(cfg: &Config) -> Result<Summary, Error> {
     run_with(cfg, &mut |_| {}, &AtomicBool::new(false))
 }
 
@@ -230,7 +218,7 @@ pub fn run_with(
     cfg: &Config,
     progress: &mut dyn FnMut(&Progress),
     cancel: &AtomicBool,
-) -> Result<Report, Error> {
+) -> Result<Summary, Error> {
     let target = target::Target::parse(&cfg.url, cfg.allow_remote)?;
     let requests = match &cfg.mix {
         MixChoice::Single => {
@@ -279,7 +267,7 @@ pub fn run_with(
     for s in &per_thread {
         total.merge(s);
     }
-    let info = report::RunInfo {
+    let info = summary::RunInfo {
         url: cfg.url.clone(),
         mix: cfg.mix.label(),
         concurrency: cfg.concurrency,
@@ -289,5 +277,5 @@ pub fn run_with(
         warmup_s: cfg.warmup.as_secs_f64(),
         duration_s: measured.as_secs_f64(),
     };
-    Ok(Report::new(info, &total))
+    Ok(Summary::new(info, &total))
 }

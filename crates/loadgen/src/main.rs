@@ -10,11 +10,10 @@
 //! cargo run --release -p loadgen -- --mix realistic --db data/flickrkillr.db http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- --rate 500 --json out.json http://127.0.0.1:8080/photo/1
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
-//! cargo run --release -p loadgen -- report results/2026-11-26-host/raw
 //! ```
 //!
 //! The JSON schema and the counting rules are in the library docs (`src/lib.rs`);
-//! the RAW_DIR layout `report` reads is in `src/results/mod.rs`.
+//! `verify` runs the checks of the `contract` crate (`crates/contract`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -26,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use loadgen::{Config, Limit, MixChoice, defaults, parse_duration, report::thousands};
+use loadgen::{Config, Limit, MixChoice, defaults, parse_duration, summary::thousands};
 
 /// Load an HTTP/1.1 server on localhost and report throughput, latency
 /// percentiles, errors and the server's own timings.
@@ -51,20 +50,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check that a server serves the FlickrKillr contract: byte-identical
-    /// pages, headers, status codes of bad inputs, a write becoming visible.
-    /// Exits non-zero if any check fails. Writes one session and one comment.
+    /// Check that a server serves the FlickrKillr contract (the checks of
+    /// the `contract` crate, the same ones `cargo test` runs on every
+    /// stage): byte-identical pages, photo bytes, statuses of bad inputs,
+    /// HEAD, half-closed clients, headers, login -> comment -> logout,
+    /// concurrent writes. Exits non-zero if any check fails. Writes one
+    /// session and a few dozen comments into the database: run it on a copy.
     Verify(VerifyArgs),
-    /// Regenerate the tables and charts of a compare run from its raw files:
-    /// latest.csv, latest.md, latest.svg (req/s, log scale) and
-    /// latest-phases.svg (mean ms per Server-Timing phase). Prints the path
-    /// of latest.md.
-    ///
-    /// RAW_DIR is `results/<date>-<host>/raw/` as scripts/compare.sh writes
-    /// it (rows.tsv, <row>.<tool>.{json,txt}, machine.txt, params.txt,
-    /// commands.txt, explain.txt); missing files show as "—". The files go
-    /// to --out and to the run directory (RAW_DIR's parent).
-    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -124,36 +116,39 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct VerifyArgs {
     /// The site's root URL.
-    url: String,
+    #[arg(required_unless_present = "list")]
+    url: Option<String>,
     /// The seeded database the server serves.
-    #[arg(long, env = "FK_DB")]
-    db: PathBuf,
+    #[arg(long, env = "FK_DB", required_unless_present = "list")]
+    db: Option<PathBuf>,
     /// The photo files (default: photos/ beside the database).
     #[arg(long)]
     photos_dir: Option<PathBuf>,
     /// Per-request timeout.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
+    /// Comments the concurrent-writers check posts.
+    #[arg(long, default_value_t = contract::VERIFY_WRITES)]
+    writes: usize,
+    /// Run only these checks (ids, comma-separated; see --list).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Leave these checks out (ids, comma-separated): a documented
+    /// exemption, such as stage-4's `half-close`. Printed with the verdict.
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// List the checks and what each promises, and exit.
+    #[arg(long)]
+    list: bool,
     /// Allow a URL that does not resolve to a loopback address.
     #[arg(long)]
     allow_remote: bool,
-}
-
-#[derive(Args, Debug)]
-struct ReportArgs {
-    /// The run's raw files: results/<date>-<host>/raw/.
-    raw_dir: PathBuf,
-    /// Where to write latest.{csv,md,svg} and latest-phases.svg (default:
-    /// RAW_DIR's grandparent, i.e. results/).
-    #[arg(long)]
-    out: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Verify(v)) => verify(v),
-        Some(Command::Report(r)) => report(r),
         None => run(cli.run),
     };
     match result {
@@ -255,34 +250,50 @@ fn watch_ctrl_c(cancel: Arc<AtomicBool>) {
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg = loadgen::VerifyConfig::new(&a.url, a.db);
-    cfg.photos_dir = a.photos_dir;
-    cfg.timeout = a.timeout;
-    cfg.allow_remote = a.allow_remote;
-    let report = loadgen::verify::verify_with(&cfg, &mut |c| println!("{c}"))
-        .with_context(|| format!("verifying {}", a.url))?;
+    if a.list {
+        for c in contract::CHECKS {
+            println!("{:<11} {}", c.id, c.promise);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for id in a.only.iter().chain(&a.skip) {
+        if contract::check(id).is_none() {
+            bail!("{id}: no such check (see `loadgen verify --list`)");
+        }
+    }
+    let (url, db) = (a.url.unwrap_or_default(), a.db.unwrap_or_default());
+    let target = loadgen::target::Target::parse(&url, a.allow_remote)?;
+    let site = contract::Site::open(&db, a.photos_dir.as_deref())
+        .with_context(|| format!("reading {}", db.display()))?;
+    let client = contract::Client {
+        addr: target.addr.to_string(),
+        host: target.host_header.clone(),
+        timeout: a.timeout,
+    };
+    let opts = contract::Options {
+        writes: a.writes,
+        ..contract::Options::default()
+    };
+    let selected = |c: &contract::Check| {
+        (a.only.is_empty() || a.only.iter().any(|id| id == c.id))
+            && !a.skip.iter().any(|id| id == c.id)
+    };
+    let report = contract::run(&client, &site, &opts, selected, &mut |o| println!("{o}"));
+    if !a.skip.is_empty() {
+        println!("skipped by request: {}", a.skip.join(", "));
+    }
     let failed: Vec<_> = report.failures().collect();
     if failed.is_empty() {
-        println!("all {} checks passed", report.checks.len());
+        println!("all {} checks passed", report.outcomes.len());
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "\n{} of {} checks FAILED:",
         failed.len(),
-        report.checks.len()
+        report.outcomes.len()
     );
     for c in failed {
         println!("  - {}: {}", c.name, c.detail);
     }
     Ok(ExitCode::FAILURE)
-}
-
-fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let written = loadgen::results::write_report(&a.raw_dir, a.out.as_deref())
-        .with_context(|| format!("reporting {}", a.raw_dir.display()))?;
-    for w in &written.warnings {
-        eprintln!("loadgen report: {w}");
-    }
-    println!("{}", written.markdown.display());
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! What each worker thread counts while it runs; merged into a
-//! [`Report`](crate::report::Report) at the end.
+//! [`Summary`](crate::summary::Summary) at the end.
 //!
 //! One `Stats` per thread, owned by that thread alone: the hot path touches
 //! no lock and no shared cache line (progress goes out through one relaxed

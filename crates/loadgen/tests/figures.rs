@@ -261,8 +261,8 @@ fn json_report_has_the_documented_keys() {
     assert!(v["errors"]["status"].is_object());
     assert_eq!(v["status"]["200"], 20);
     assert!(v["kinds"]["home"]["latency_ms"]["p99"].is_f64());
-    // Round trip: the schema is the Report type.
-    let back: loadgen::Report = serde_json::from_value(v).unwrap();
+    // Round trip: the schema is the Summary type.
+    let back: loadgen::Summary = serde_json::from_value(v).unwrap();
     assert_eq!(back, r);
 }
 
@@ -295,8 +295,8 @@ fn config_errors_are_refused_before_any_traffic() {
 
 #[test]
 fn realistic_mix_logs_in_comments_and_spreads_over_the_site() {
-    let seeded = support::site::seed(40);
-    let server = support::site::start(&seeded.db, Default::default());
+    let site = testkit::Site::new(40);
+    let server = testkit::inproc::serve(&site, Default::default());
     let mut cfg = config(&server.url("/"));
     cfg.concurrency = 10;
     cfg.mix = MixChoice::Spec(MixSpec {
@@ -304,7 +304,7 @@ fn realistic_mix_logs_in_comments_and_spreads_over_the_site() {
         logged_in: 0.2,
         ..MixSpec::default()
     });
-    cfg.db = Some(seeded.db.clone());
+    cfg.db = Some(site.db.clone());
     cfg.limit = Limit::Requests(600);
     let r = loadgen::run(&cfg).unwrap();
     assert_eq!(r.errors.total, 0, "{}", r.summary());

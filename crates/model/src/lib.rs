@@ -29,7 +29,7 @@ pub use queries::{
     Comment, Credentials, HOME_PHOTOS, PAGE_SIZE, PHOTO_COMMENTS, Photo, PhotoPage, SessionUser,
     User, UserPage,
 };
-pub use schema::{Db, open, open_read_write};
+pub use schema::{Db, open};
 
 /// Everything that can go wrong in the data model.
 #[derive(Debug, thiserror::Error)]

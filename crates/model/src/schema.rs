@@ -80,6 +80,10 @@ PRAGMA foreign_keys = ON;
 PRAGMA cache_size = -16000;
 "#;
 
+/// Where the seeded database is by default, relative to the workspace root
+/// (every stage's `--db`, the CGI program's `FK_DB`).
+pub const DEFAULT_DB: &str = "data/flickrkillr.db";
+
 /// Where the photo files live by default: `photos/` beside the database.
 pub fn default_photos_dir(db: &Path) -> PathBuf {
     db.parent().unwrap_or(Path::new(".")).join("photos")
@@ -89,11 +93,6 @@ pub fn default_photos_dir(db: &Path) -> PathBuf {
 /// sessions and comments), and checks it really is one.
 pub fn open(path: &Path) -> Result<Db> {
     open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-}
-
-/// Same as [`open`]; the name says what the caller needs.
-pub fn open_read_write(path: &Path) -> Result<Db> {
-    open(path)
 }
 
 fn open_with(path: &Path, flags: OpenFlags) -> Result<Db> {

@@ -7,6 +7,7 @@
 //! (504), answers 502 when one crashes or prints a malformed header block,
 //! and never dies because a child did.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -196,53 +197,17 @@ impl Host {
         let Ok(_slot) = self.slots.acquire().await else {
             return gateway_error(503, "shutting down");
         };
+        let vars = match self.environment(&parts, peer, body.len()) {
+            Ok(v) => v,
+            Err(e) => {
+                return web::from_app(
+                    app::error_response(&e),
+                    &HeaderValue::from_static("stage-1 host"),
+                );
+            }
+        };
         let mut cmd = Command::new(&self.cfg.program);
-        cmd.env_clear()
-            .env("GATEWAY_INTERFACE", "CGI/1.1")
-            .env("SERVER_PROTOCOL", format!("{:?}", parts.version))
-            .env(
-                "SERVER_SOFTWARE",
-                concat!("flickrkillr-stage-1/", env!("CARGO_PKG_VERSION")),
-            )
-            .env("SERVER_NAME", self.cfg.local.ip().to_string())
-            .env("SERVER_PORT", self.cfg.local.port().to_string())
-            .env(
-                "REMOTE_ADDR",
-                peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-            )
-            .env("REQUEST_METHOD", parts.method.as_str())
-            .env("SCRIPT_NAME", "")
-            .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
-            .env(
-                "REQUEST_URI",
-                parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/"),
-            )
-            .env("FK_DB", &self.cfg.db)
-            .env("FK_PHOTOS", &self.cfg.photos);
-        // PATH_INFO is the decoded path (RFC 3875 §4.1.5); bytes, not text.
-        cmd.env(
-            "PATH_INFO",
-            std::ffi::OsStr::new(&decode_lossless(parts.uri.path())),
-        );
-        if !body.is_empty() || parts.headers.contains_key(hyper::header::CONTENT_LENGTH) {
-            cmd.env("CONTENT_LENGTH", body.len().to_string());
-        }
-        for (name, value) in &parts.headers {
-            // Content-* travel as CONTENT_*; Proxy is dropped (httpoxy).
-            if *name == hyper::header::CONTENT_LENGTH || name.as_str() == "proxy" {
-                continue;
-            }
-            let Ok(v) = value.to_str() else { continue };
-            if *name == hyper::header::CONTENT_TYPE {
-                cmd.env("CONTENT_TYPE", v);
-            } else {
-                cmd.env(meta_name(name), v);
-            }
-        }
+        cmd.env_clear().envs(vars);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -299,6 +264,69 @@ impl Host {
             }
         };
         self.build(parsed, Bytes::from(out), took)
+    }
+
+    /// The RFC 3875 environment of a request (plus `FK_DB`, `FK_PHOTOS`).
+    /// A request holding a byte no environment variable can carry (a NUL,
+    /// from a decoded `%00` in the path) is the client's fault: 400, never
+    /// a CGI program that could not be started (502).
+    fn environment(
+        &self,
+        parts: &hyper::http::request::Parts,
+        peer: Option<SocketAddr>,
+        body_len: usize,
+    ) -> Result<Vec<(String, OsString)>, app::AppError> {
+        let mut v: Vec<(String, OsString)> = Vec::with_capacity(24);
+        let mut set = |k: &str, val: OsString| v.push((k.to_owned(), val));
+        set("GATEWAY_INTERFACE", "CGI/1.1".into());
+        set("SERVER_PROTOCOL", format!("{:?}", parts.version).into());
+        set(
+            "SERVER_SOFTWARE",
+            concat!("flickrkillr-stage-1/", env!("CARGO_PKG_VERSION")).into(),
+        );
+        set("SERVER_NAME", self.cfg.local.ip().to_string().into());
+        set("SERVER_PORT", self.cfg.local.port().to_string().into());
+        set(
+            "REMOTE_ADDR",
+            peer.map(|p| p.ip().to_string()).unwrap_or_default().into(),
+        );
+        set("REQUEST_METHOD", parts.method.as_str().into());
+        set("SCRIPT_NAME", "".into());
+        set("QUERY_STRING", parts.uri.query().unwrap_or("").into());
+        set(
+            "REQUEST_URI",
+            parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .into(),
+        );
+        set("FK_DB", self.cfg.db.clone().into());
+        set("FK_PHOTOS", self.cfg.photos.clone().into());
+        // PATH_INFO is the decoded path (RFC 3875 §4.1.5); bytes, not text.
+        set("PATH_INFO", decode_lossless(parts.uri.path()));
+        if body_len > 0 || parts.headers.contains_key(hyper::header::CONTENT_LENGTH) {
+            set("CONTENT_LENGTH", body_len.to_string().into());
+        }
+        for (name, value) in &parts.headers {
+            // Content-* travel as CONTENT_*; Proxy is dropped (httpoxy).
+            if *name == hyper::header::CONTENT_LENGTH || name.as_str() == "proxy" {
+                continue;
+            }
+            let Ok(val) = value.to_str() else { continue };
+            if *name == hyper::header::CONTENT_TYPE {
+                set("CONTENT_TYPE", val.into());
+            } else {
+                set(&meta_name(name), val.into());
+            }
+        }
+        use std::os::unix::ffi::OsStrExt;
+        if v.iter().any(|(_, val)| val.as_bytes().contains(&0)) {
+            return Err(app::AppError::BadRequest(
+                "The request holds a NUL byte, which a CGI program cannot be given.",
+            ));
+        }
+        Ok(v)
     }
 
     fn build(&self, cgi: CgiResponse, out: Bytes, took: Duration) -> hyper::Response<web::Body> {

@@ -17,16 +17,19 @@ use anyhow::Context;
 use clap::Parser;
 use stage_1::host::{self, Host, HostConfig};
 
+/// Where stage-1 listens unless --listen says otherwise.
+const LISTEN: &str = "127.0.0.1:8001";
+
 /// stage-1: the FlickrKillr site as a CGI program, one process per request.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
     /// Address to listen on (port 0 picks a free port; the real address is
     /// printed as `listening on http://ADDR`).
-    #[arg(long, env = "FK_LISTEN", default_value = web::defaults::STAGE1_LISTEN)]
+    #[arg(long, env = "FK_LISTEN", default_value = LISTEN)]
     listen: String,
     /// The seeded SQLite database (passed to the program as FK_DB).
-    #[arg(long, env = "FK_DB", default_value = web::defaults::DB)]
+    #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
     db: PathBuf,
     /// Directory of the photo pool (default: `photos/` beside the database).
     #[arg(long, env = "FK_PHOTOS")]

@@ -118,7 +118,7 @@ fn same_pages_under_lighttpd_mod_cgi() {
         b"username=user2&password=pw-user2",
     );
     assert_eq!(login.status, 303, "{}", login.text());
-    let cookie = login.session_cookie().unwrap();
+    let cookie = login.cookie("sid").unwrap();
     let c = http::request(
         &addr,
         "POST",

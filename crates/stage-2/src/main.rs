@@ -13,13 +13,16 @@
 
 use clap::Parser;
 
+/// Where stage-2 listens unless --listen says otherwise.
+const LISTEN: &str = "127.0.0.1:8002";
+
 /// stage-2: the FlickrKillr site from one long-running hyper process.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
     /// Address to listen on (port 0 picks a free port; the real address is
     /// printed as `listening on http://ADDR`).
-    #[arg(long, env = "FK_LISTEN", default_value = web::defaults::STAGE2_LISTEN)]
+    #[arg(long, env = "FK_LISTEN", default_value = LISTEN)]
     listen: String,
     #[command(flatten)]
     serve: appserver::ServeArgs,

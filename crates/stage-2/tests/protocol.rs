@@ -97,3 +97,24 @@ fn slow_clients_are_cut_off_and_starve_no_one() {
     }
     assert_eq!(s.get("/healthz").status, 200);
 }
+
+/// A client that sends a complete request and then shuts down its sending
+/// side (`nc -N`, some HTTP/1.0 clients and proxies) gets its answer even
+/// when the page takes time: here a user page on a database without its
+/// index, a scan of every photo (hyper's default dropped the answer as soon
+/// as it read the client's EOF).
+#[test]
+fn a_half_closed_client_still_gets_a_slow_page() {
+    let site = testkit::Site::with(10_000, false);
+    let s = testkit::Running::start(BIN, &site.args(&[]));
+    let client = http_client::Client::new(&s.addr);
+    let req = http_client::request_bytes("GET", "/user/user9999", &s.addr, &[], b"");
+    let t = Instant::now();
+    let r = client.raw_half_closed(&req, false).expect("an answer");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("user9999"));
+    eprintln!(
+        "slow page answered to a half-closed client in {:?}",
+        t.elapsed()
+    );
+}

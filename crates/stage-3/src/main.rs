@@ -36,15 +36,20 @@
 //! (`stage-3 instance --listen 10.0.0.2:9000 --tag i0 --db …`, one `--tag`
 //! each), so one nginx can front several machines.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use appserver::instance::{INSTANCE_ENV, InstanceArgs};
 use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
-use cluster::nginx::{self, Nginx};
-use cluster::stage::{self, HeldSockets, Instance, InstanceArgs};
-use cluster::{RunDir, Signals, Supervisor};
+use cluster::nginx::{AppLimits, Base};
+use cluster::stage::{self, Instance, InstanceCommand};
+
+/// Where this stage's nginx listens unless --listen says otherwise.
+const LISTEN: &str = "127.0.0.1:8003";
+
+/// The template of this stage's nginx.conf (its lesson: read it).
+const NGINX_TEMPLATE: &str = "crates/stage-3/templates/nginx.conf";
 
 /// stage-3: several app-server instances behind nginx, sessions in each one's memory.
 #[derive(Parser, Debug)]
@@ -53,7 +58,7 @@ struct Args {
     #[command(subcommand)]
     cmd: Option<Cmd>,
     #[command(flatten)]
-    sup: SupervisorArgs,
+    sup: Supervise,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,35 +70,16 @@ enum Cmd {
 
 /// The supervisor's options (the default mode).
 #[derive(clap::Args, Debug)]
-struct SupervisorArgs {
-    /// Address nginx listens on (port 0 picks a free port; the real address
-    /// is printed as `listening on http://ADDR`).
-    #[arg(long, env = "FK_LISTEN", default_value = web::defaults::STAGE3_LISTEN)]
-    listen: String,
-    /// App-server instances to start (one per core is the talk's advice).
-    #[arg(long, env = "FK_INSTANCES", default_value_t = web::defaults::INSTANCES)]
-    instances: usize,
-    /// Balance these already-running instances (`host:port,…`) instead of
-    /// starting any; each must have been started with its own --tag.
-    #[arg(long, env = "FK_UPSTREAM", value_delimiter = ',')]
-    upstream: Vec<String>,
-    /// The nginx binary.
-    #[arg(long, env = "FK_NGINX", default_value = web::defaults::NGINX)]
-    nginx: PathBuf,
-    /// nginx worker processes.
-    #[arg(long, env = "FK_NGINX_WORKERS", default_value_t = web::defaults::NGINX_WORKERS)]
-    nginx_workers: usize,
-    /// Directory for nginx.conf, nginx's pid and temporary files (default:
-    /// a fresh temporary directory, removed at exit).
-    #[arg(long, env = "FK_RUN_DIR")]
-    run_dir: Option<PathBuf>,
+struct Supervise {
+    #[command(flatten)]
+    common: stage::SupervisorArgs,
     /// Passed to every instance.
     #[command(flatten)]
     serve: ServeArgs,
 }
 
 fn main() {
-    let args = Args::parse();
+    let args: Args = stage::parse_args(LISTEN);
     web::init_tracing();
     let result = match args.cmd {
         Some(Cmd::Instance(a)) => instance(a),
@@ -108,131 +94,83 @@ fn main() {
 
 /// An app server whose sessions live in its own memory, tagged.
 fn instance(a: InstanceArgs) -> anyhow::Result<()> {
-    let backends = Backends {
-        sessions: Sessions::Shared(Arc::new(app::MemorySessions::new(&format!("{}-", a.tag)))),
-        cache: Arc::new(app::NoCache),
-        photos: Arc::new(app::DiskPhotos {
-            dir: a.serve.photos_dir(),
-        }),
-    };
-    Ok(stage::run_instance(a, "stage-3", backends)?)
-}
-
-/// The supervisor: instances, nginx, until SIGINT/SIGTERM.
-fn supervise(a: SupervisorArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        a.instances > 0 || !a.upstream.is_empty(),
-        "--instances must be at least 1 (or list running instances with --upstream)"
-    );
-    // The supervisor forks every child from this thread (see cluster::process).
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    rt.block_on(async {
-        let mut signals = Signals::install()?;
-        let nginx = Nginx::new(&a.nginx, &a.listen, a.nginx_workers)?;
-        let run_dir = RunDir::new(a.run_dir.as_deref(), "flickrkillr-stage-3-")?;
-        let mut sup = Supervisor::new();
-        let mut held = HeldSockets::default();
-        let started = start(&mut sup, &mut held, &a, &nginx, &run_dir);
-        let result =
-            stage::run_until_signal(&mut signals, started, |_| web::announce(nginx.addr)).await;
-        sup.shutdown().await;
-        result.map_err(anyhow::Error::from)
-    })
-}
-
-async fn start(
-    sup: &mut Supervisor,
-    held: &mut HeldSockets,
-    a: &SupervisorArgs,
-    nginx: &Nginx,
-    run_dir: &RunDir,
-) -> Result<(), cluster::ClusterError> {
-    let instances = if a.upstream.is_empty() {
-        stage::start_local_instances(sup, held, a.instances, &a.serve.to_args()).await?
-    } else {
-        stage::remote_instances(&a.upstream).await?
-    };
-    for i in instances.iter().filter(|i| i.tag.is_none()) {
-        tracing::warn!(
-            upstream = %i.addr,
-            "no instance tag in its X-Served-By: it gets anonymous traffic, and its sessions cannot be routed back to it"
-        );
-    }
-    stage::start_nginx(
-        sup,
-        nginx,
-        run_dir,
-        "stage-3",
-        &http_config(&nginx.listen_params(), &instances),
-    )
-    .await?;
+    appserver::instance::run_instance(a, "stage-3", |a| {
+        Ok(Backends {
+            sessions: Sessions::Shared(Arc::new(app::MemorySessions::new(&format!("{}-", a.tag)))),
+            cache: Arc::new(app::NoCache),
+            photos: Arc::new(app::DiskPhotos {
+                dir: a.serve.photos_dir(),
+            }),
+        })
+    })?;
     Ok(())
 }
 
-/// The stage's part of nginx.conf: a pool of all instances, one upstream
-/// per instance for the visitors whose session it holds, and the map that
-/// picks between them.
-fn http_config(listen: &str, instances: &[Instance]) -> String {
-    let all: Vec<String> = instances.iter().map(|i| i.addr.clone()).collect();
-    let mut c = String::new();
-    c.push_str(
-        "    # Anonymous requests and logins (which arrive without a session):\n\
-         \x20   # round robin over every instance. A failure takes an instance out\n\
-         \x20   # for 1 s (the supervisor restarts it meanwhile).\n\
-         \x20   upstream pool {\n",
-    );
-    c.push_str(&nginx::server_lines(&all, "max_fails=1 fail_timeout=1s"));
-    c.push_str(
-        "        # Idle keep-alive connections cached per worker: at least the\n\
-         \x20       # benchmark's 64 client connections, so none is reopened.\n\
-         \x20       keepalive 64;\n\
-         \x20       keepalive_requests 1000000;\n\
-         \x20       # Below the instances' 10 s idle limit, so nginx never reuses a\n\
-         \x20       # connection an instance is closing (a POST would fail).\n\
-         \x20       keepalive_timeout 5s;\n\
-         \x20   }\n\n",
-    );
-    let tagged: Vec<&Instance> = instances.iter().filter(|i| i.tag.is_some()).collect();
-    for inst in &tagged {
-        let tag = inst.tag.as_deref().unwrap_or_default();
-        c.push_str(&format!(
-            "    # Visitors whose session lives on {tag}. If {tag} is down, another\n\
-             \x20   # instance answers (backup): the visitor is logged out, not failed.\n\
-             \x20   upstream fk_{tag} {{\n"
-        ));
-        c.push_str(&nginx::server_lines(
-            std::slice::from_ref(&inst.addr),
-            "max_fails=1 fail_timeout=1s",
-        ));
-        let others: Vec<String> = all.iter().filter(|a| **a != inst.addr).cloned().collect();
-        c.push_str(&nginx::server_lines(&others, "backup"));
-        c.push_str(
-            "        keepalive 16;\n        keepalive_requests 1000000;\n        keepalive_timeout 5s;\n    }\n\n",
+/// The supervisor: instances, nginx, until SIGINT/SIGTERM.
+fn supervise(a: Supervise) -> anyhow::Result<()> {
+    let cmd = InstanceCommand {
+        program: std::env::current_exe().context("finding this binary")?,
+        args: vec!["instance".into()],
+        options: a.serve.to_args(),
+        env_remove: INSTANCE_ENV.to_vec(),
+    };
+    stage::supervise("stage-3", &a.common, web::announce, async |stage| {
+        let instances = stage::instances(stage, &a.common, &cmd).await?;
+        let base = Base::new(
+            stage.name,
+            NGINX_TEMPLATE,
+            &stage.nginx,
+            stage.run_dir.path(),
+            limits(),
         );
+        let conf = cluster::nginx::render(&NginxConf::new(base, &instances))?;
+        stage::start_nginx(stage, &conf).await?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The app servers' limits nginx must agree with.
+fn limits() -> AppLimits {
+    AppLimits {
+        body_bytes: app::MAX_BODY_BYTES,
+        client_timeout: web::HEADER_READ_TIMEOUT,
     }
-    c.push_str(
-        "    # Session ids start with their instance's tag (i0-…): route each\n\
-         \x20   # visitor back to the instance that holds their session.\n\
-         \x20   map $cookie_sid $fk_upstream {\n\
-         \x20       default pool;\n",
-    );
-    for inst in &tagged {
-        let tag = inst.tag.as_deref().unwrap_or_default();
-        c.push_str(&format!("        ~^{tag}- fk_{tag};\n"));
+}
+
+/// `templates/nginx.conf`'s values.
+#[derive(askama::Template)]
+#[template(path = "nginx.conf")]
+struct NginxConf {
+    base: Base,
+    /// Every instance, for the round-robin pool and the backups.
+    instances: Vec<Upstream>,
+    /// The instances whose sessions nginx routes back to them.
+    tagged: Vec<Upstream>,
+}
+
+/// One instance as nginx.conf names it.
+struct Upstream {
+    addr: String,
+    tag: String,
+}
+
+impl NginxConf {
+    fn new(base: Base, instances: &[Instance]) -> Self {
+        let up = |i: &Instance| Upstream {
+            addr: i.addr.clone(),
+            tag: i.tag.clone().unwrap_or_default(),
+        };
+        NginxConf {
+            base,
+            instances: instances.iter().map(up).collect(),
+            tagged: instances
+                .iter()
+                .filter(|i| i.tag.is_some())
+                .map(up)
+                .collect(),
+        }
     }
-    c.push_str("    }\n\n");
-    c.push_str(&format!(
-        "    server {{\n\
-         \x20       listen {listen};\n\
-         \x20       location / {{\n\
-         \x20           proxy_pass http://$fk_upstream;\n\
-         \x20       }}\n\
-         \x20   }}"
-    ));
-    c
 }
 
 #[cfg(test)]
@@ -240,27 +178,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    #[test]
     fn sticky_config_routes_tags_and_falls_back() {
+        let nginx = cluster::nginx::Nginx::new(
+            std::path::Path::new("sh"),
+            "127.0.0.1:0".parse().unwrap(),
+            2,
+        )
+        .unwrap();
+        let base = Base::new(
+            "stage-3",
+            NGINX_TEMPLATE,
+            &nginx,
+            std::path::Path::new("/run/x y"),
+            limits(),
+        );
         let inst = |t: &str, a: &str| Instance {
             tag: Some(t.into()),
             addr: a.into(),
             handle: None,
         };
-        let c = http_config(
-            "127.0.0.1:8003 reuseport",
+        let c = cluster::nginx::render(&NginxConf::new(
+            base,
             &[inst("i0", "127.0.0.1:9000"), inst("i1", "127.0.0.1:9001")],
-        );
+        ))
+        .unwrap();
         for want in [
-            "upstream pool {",
-            "server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;",
-            "upstream fk_i1 {",
-            "server 127.0.0.1:9000 backup;",
-            "~^i0- fk_i0;",
+            "upstream pool {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n",
+            "upstream fk_i1 {\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9000 backup;\n        keepalive 16;",
+            "        ~^i0- fk_i0;\n        ~^i1- fk_i1;\n    }",
             "default pool;",
-            "listen 127.0.0.1:8003 reuseport;",
+            &format!("listen {} reuseport;", nginx.addr),
             "proxy_pass http://$fk_upstream;",
+            "pid \"/run/x y/nginx.pid\";",
+            "worker_processes 2;",
+            "client_max_body_size 64k;",
+            "keepalive_timeout 5s;",
+            "proxy_ignore_client_abort on;",
+            "# crates/stage-3/templates/nginx.conf",
         ] {
             assert!(c.contains(want), "missing {want:?} in\n{c}");
         }
+        assert!(!c.contains("{{") && !c.contains("{%"), "{c}");
     }
 }

@@ -16,7 +16,7 @@
 //! that failed mid-exchange, probes pooled ones without a round trip,
 //! bounds every exchange with a deadline, and routes keys through a
 //! [`memcache::exp::Router`] — here nginx's own consistent hash
-//! ([`cluster::Ring`]), so the app writes each key where nginx reads it.
+//! ([`crate::Ring`]), so the app writes each key where nginx reads it.
 //!
 //! **Pool**: per server, as many idle connections as the instance has
 //! worker threads (a worker holds at most one at a time, since the handling
@@ -32,8 +32,8 @@
 //! one bounded stall per second per server, never one per request.
 //!
 //! ## Keys
-//! Keys go through `app::escape_memcached_key` (nginx's escaping) and are
-//! placed by the unescaped key, as nginx does. A key the meta protocol would
+//! Keys are built by [`crate::keys`], go through [`keys::escape`] (nginx's
+//! escaping) and are placed by the unescaped key, as nginx does. A key the meta protocol would
 //! have to base64-encode (a DEL byte) or longer than 250 bytes is not
 //! cached at all: nginx could never find it.
 //!
@@ -46,8 +46,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::{AppError, AppResult, PageCache, PhotoStore, SessionStore};
-use cluster::Ring;
+use app::{AppError, AppResult, PageAddr, PageCache, PhotoStore, SessionStore};
+
+use crate::Ring;
+use crate::keys;
 use memcache::exp::{Error as McError, GetStatus, Meta, MetaClient, MutationStatus, Ttl};
 use model::SessionUser;
 
@@ -71,6 +73,16 @@ const PUBLISH_TRIES: usize = 8;
 
 /// Longest key memcached accepts.
 const MAX_KEY: usize = 250;
+
+/// Seconds an anonymous page stays in memcached. Comments replace their
+/// photo page at once (versioned publish), so this only bounds how long a
+/// change made behind the app's back (a re-seeded database) can be served
+/// stale, at the cost of one re-render per page per period.
+pub const PAGE_TTL_SECS: u32 = 300;
+
+/// Seconds photo bytes stay in memcached: photo files never change, so as
+/// long as the `Cache-Control` the app (and nginx) send with them allows.
+pub const PHOTO_TTL_SECS: u32 = app::PHOTO_MAX_AGE_SECS;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +153,7 @@ impl Memcached {
     /// The key as sent (nginx's escaping), if memcached and nginx can both
     /// use it.
     fn wire_key(key: &str) -> Option<String> {
-        let wire = app::escape_memcached_key(key);
+        let wire = keys::escape(key);
         let ok = wire.len() <= MAX_KEY && wire.bytes().all(|b| b > 0x20 && b != 0x7f);
         ok.then_some(wire)
     }
@@ -318,22 +330,14 @@ pub struct Pages {
     pub ttl: u32,
 }
 
-impl PageCache for Pages {
-    fn enabled(&self) -> bool {
-        true
-    }
-
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.mc.get(key)
-    }
-
+impl Pages {
     fn add(&self, key: &str, value: &[u8], version: u64) {
         if let Some(f) = flags_of(version) {
             self.mc.add(key, value, f, self.ttl);
         }
     }
 
-    fn publish(&self, key: &str, value: &[u8], version: u64) {
+    fn publish_one(&self, key: &str, value: &[u8], version: u64) {
         match flags_of(version) {
             Some(f) => self.mc.publish(key, value, f, self.ttl),
             None => {
@@ -343,10 +347,40 @@ impl PageCache for Pages {
     }
 }
 
-/// The memcached key of a photo file: the one nginx looks up for
-/// `/static/photos/{file}` (`$uri?$args`, no query).
-pub fn photo_key(file: &str) -> String {
-    format!("/static/photos/{file}?")
+impl PageCache for Pages {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    /// Only for logged-in visitors. An anonymous request reaches the app
+    /// only after nginx has missed the whole page (nginx answers the
+    /// anonymous pages it holds), so the data behind it is almost surely
+    /// missing too: asking would be a memcached round trip for nothing,
+    /// and storing it one more for a reader who may never come (measured
+    /// on the realistic mix: two of an anonymous miss's three round trips;
+    /// the page itself is still stored, by `add_page`).
+    fn caches_data_for(&self, logged_in: bool) -> bool {
+        logged_in
+    }
+
+    fn get_data(&self, page: &PageAddr) -> Option<Vec<u8>> {
+        self.mc.get(&keys::data(page))
+    }
+
+    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64) {
+        self.add(&keys::data(page), data, version);
+    }
+
+    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64) {
+        self.add(&keys::page(page), html, version);
+    }
+
+    fn publish(&self, page: &PageAddr, html: &[u8], data: &[u8], version: u64) {
+        // The data first: a logged-in reader of the new page finds it; an
+        // anonymous one is served the page by nginx right after.
+        self.publish_one(&keys::data(page), data, version);
+        self.publish_one(&keys::page(page), html, version);
+    }
 }
 
 /// Photo bytes from memcached, read from disk only on a miss (and then
@@ -361,7 +395,7 @@ pub struct Photos {
 
 impl PhotoStore for Photos {
     fn read(&self, file: &str) -> std::io::Result<Option<Vec<u8>>> {
-        let key = photo_key(file);
+        let key = keys::photo(file);
         if let Some(bytes) = self.mc.get(&key) {
             return Ok(Some(bytes));
         }
@@ -387,19 +421,15 @@ pub struct McSessions {
     pub mc: Arc<Memcached>,
 }
 
-fn session_key(id: &str) -> String {
-    format!("session:{id}")
-}
-
 impl SessionStore for McSessions {
     fn load(&self, id: &str, now: i64) -> AppResult<Option<SessionUser>> {
-        let Some(bytes) = self.mc.get(&session_key(id)) else {
+        let Some(bytes) = self.mc.get(&keys::session(id)) else {
             return Ok(None);
         };
         match serde_json::from_slice::<Stored>(&bytes) {
             Ok(s) if s.expires_at > now => Ok(Some(s.user)),
             _ => {
-                self.mc.delete(&session_key(id));
+                self.mc.delete(&keys::session(id));
                 Ok(None)
             }
         }
@@ -413,7 +443,7 @@ impl SessionStore for McSessions {
         };
         let bytes = serde_json::to_vec(&stored).map_err(|e| AppError::Internal(e.to_string()))?;
         let secs = u32::try_from(ttl.clamp(1, i64::from(u32::MAX))).unwrap_or(u32::MAX);
-        if self.mc.set(&session_key(&id), &bytes, secs) {
+        if self.mc.set(&keys::session(&id), &bytes, secs) {
             Ok(id)
         } else {
             Err(AppError::Busy(
@@ -423,7 +453,7 @@ impl SessionStore for McSessions {
     }
 
     fn delete(&self, id: &str) -> AppResult<()> {
-        if !self.mc.delete(&session_key(id)) {
+        if !self.mc.delete(&keys::session(id)) {
             // The session expires on its own; the cookie is cleared anyway.
             tracing::warn!("could not delete a session in memcached");
         }

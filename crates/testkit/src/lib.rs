@@ -4,10 +4,14 @@
 //! - [`Running`]: a stage binary started on port 0; waits for its one
 //!   `listening on http://ADDR` line, and is stopped (SIGTERM, then SIGKILL)
 //!   when dropped, so no test leaves a process behind.
-//! - [`http`]: a tiny blocking HTTP/1.1 client (one connection per request),
-//!   so tests see exactly the bytes a stage sends.
-//! - [`contract`]: the contract suite, written once and run against every
-//!   stage. A stage joins it with one line in its `tests/contract.rs`:
+//! - [`inproc`]: the app server in the test process, with faults on demand
+//!   (for the tools' tests: `loadgen`, the contract checks).
+//! - [`http`]: the one blocking HTTP/1.1 client of the tests and checks
+//!   ([`http_client`], one connection per request), so tests see exactly
+//!   the bytes a stage sends.
+//! - [`contract`]: the checks of the [`contract`] crate (the ones `loadgen
+//!   verify` runs), one `#[test]` each, against every stage. A stage joins
+//!   with one line in its `tests/contract.rs`:
 //!
 //! ```ignore
 //! testkit::contract_suite!(|site| testkit::Running::start(env!("CARGO_BIN_EXE_stage-2"), &site.args(&[])));
@@ -17,6 +21,7 @@
 
 pub mod contract;
 pub mod http;
+pub mod inproc;
 pub mod stages;
 
 use std::io::{BufRead, BufReader};

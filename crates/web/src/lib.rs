@@ -4,7 +4,15 @@
 //! same way, so that code lives here once (in the shape of mini-redis:
 //! `serve(listener, shutdown, service)`, tests bind port 0):
 //! - [`serve`]: the accept loop, HTTP/1.1 keep-alive, a header-read timeout,
-//!   a header size limit, and graceful shutdown (in-flight requests finish).
+//!   a header size limit, and graceful shutdown (in-flight requests finish);
+//!   [`serve_with`] lets the caller drive each connection (the app server's
+//!   GIL emulation polls connections under its lock: `appserver::gil_io`).
+//! - Half-closed clients are answered: a client that sends its request and
+//!   then shuts down its sending side (`shutdown(SHUT_WR)`, as `nc -N` and
+//!   some HTTP/1.0 clients and proxies do) still gets the response, instead
+//!   of hyper's default of dropping it when it reads the EOF.
+//! - `HEAD` is answered by hyper from the same response as `GET`: the same
+//!   status and headers (`Content-Length` included), no body.
 //! - [`read_body`]: the request body, refused with 413 past the limit before
 //!   it is read.
 //! - [`to_app`] / [`from_app`]: conversion between hyper's types and the
@@ -12,8 +20,6 @@
 //! - [`bind`], [`shutdown_signal`], [`init_tracing`], [`announce`]: the
 //!   start-up conventions of every stage (one `listening on http://ADDR`
 //!   line on stdout, logs on stderr, SIGINT/SIGTERM end it cleanly).
-
-pub mod defaults;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -117,97 +123,48 @@ where
     S: Fn(hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + 'static,
 {
-    serve_with_gil(listener, shutdown, service, None).await
+    serve_with(listener, shutdown, service, Plain).await
 }
 
-/// A connection polled while holding the emulated GIL: hyper's HTTP parsing,
-/// body reading and response writing then count as "Python", as CherryPy's
-/// did (see `app::gil`).
-struct UnderGil<C> {
-    conn: std::pin::Pin<Box<C>>,
-    gil: std::sync::Arc<app::Gil>,
+/// How a connection is driven: which I/O type hyper reads and writes, and
+/// what wraps the connection's future. [`Plain`] for every server; the
+/// app server's `--gil` supplies one that polls under the emulated GIL.
+pub trait Driver: Clone + Send + Sync + 'static {
+    /// The socket as hyper sees it.
+    type Io: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static;
+    /// The connection's future, wrapped.
+    type Conn<F: Future + Send + 'static>: Future<Output = F::Output> + Send + 'static;
+    /// Wraps an accepted socket.
+    fn io(&self, stream: TokioIo<tokio::net::TcpStream>) -> Self::Io;
+    /// Wraps a connection's future.
+    fn drive<F: Future + Send + 'static>(&self, conn: F) -> Self::Conn<F>;
 }
 
-impl<C: Future> Future for UnderGil<C> {
-    type Output = C::Output;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<C::Output> {
-        let this = &mut *self;
-        this.gil.hold(|| this.conn.as_mut().poll(cx))
+/// Connections driven as they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Plain;
+
+impl Driver for Plain {
+    type Io = TokioIo<tokio::net::TcpStream>;
+    type Conn<F: Future + Send + 'static> = F;
+    fn io(&self, stream: TokioIo<tokio::net::TcpStream>) -> Self::Io {
+        stream
     }
-}
-
-/// A connection's socket as hyper sees it, letting the GIL go around every
-/// read and write, as CPython's socket module does around `recv`/`send`.
-struct ReleasingIo {
-    io: TokioIo<tokio::net::TcpStream>,
-    gil: std::sync::Arc<app::Gil>,
-}
-
-impl ReleasingIo {
-    /// Runs one socket operation on the inner stream with the GIL let go.
-    fn socket<R>(
-        self: std::pin::Pin<&mut Self>,
-        op: impl FnOnce(std::pin::Pin<&mut TokioIo<tokio::net::TcpStream>>) -> R,
-    ) -> R {
-        let this = self.get_mut();
-        this.gil.released(|| op(std::pin::Pin::new(&mut this.io)))
+    fn drive<F: Future + Send + 'static>(&self, conn: F) -> F {
+        conn
     }
 }
 
-impl hyper::rt::Read for ReleasingIo {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        self.socket(|io| io.poll_read(cx, buf))
-    }
-}
-
-impl hyper::rt::Write for ReleasingIo {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        self.socket(|io| io.poll_write(cx, buf))
-    }
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        self.socket(|io| io.poll_write_vectored(cx, bufs))
-    }
-    fn is_write_vectored(&self) -> bool {
-        hyper::rt::Write::is_write_vectored(&self.io)
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        self.socket(|io| io.poll_flush(cx))
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        self.socket(|io| io.poll_shutdown(cx))
-    }
-}
-
-/// [`serve`], with every connection polled under `gil` when one is given.
-pub async fn serve_with_gil<S, F>(
+/// [`serve`], with every connection driven by `driver`.
+pub async fn serve_with<S, F, D>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     service: S,
-    gil: Option<std::sync::Arc<app::Gil>>,
+    driver: D,
 ) where
     S: Fn(hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Body>> + Send + 'static,
+    D: Driver,
 {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -215,7 +172,10 @@ pub async fn serve_with_gil<S, F>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES.max(8192));
+        .max_buf_size(MAX_HEAD_BYTES.max(8192))
+        // A complete request gets its answer even if the client has shut
+        // down its sending side meanwhile (hyper's default drops it).
+        .half_close(true);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -240,18 +200,9 @@ pub async fn serve_with_gil<S, F>(
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 };
-                match &gil {
-                    Some(g) => {
-                        let io = ReleasingIo { io: TokioIo::new(stream), gil: g.clone() };
-                        let conn = graceful.watch(builder.serve_connection(io, handler));
-                        let under = UnderGil { conn: Box::pin(conn), gil: g.clone() };
-                        tokio::spawn(async move { log(under.await) });
-                    }
-                    None => {
-                        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), handler));
-                        tokio::spawn(async move { log(conn.await) });
-                    }
-                }
+                let io = driver.io(TokioIo::new(stream));
+                let conn = driver.drive(graceful.watch(builder.serve_connection(io, handler)));
+                tokio::spawn(async move { log(conn.await) });
             }
             _ = &mut shutdown => break,
         }

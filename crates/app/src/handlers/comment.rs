@@ -5,6 +5,7 @@
 //! data *before* answering, so no read after the redirect can see the page
 //! without the comment — through nginx or through any instance.
 
+use crate::cache::PageAddr;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::handlers::{login, photo};
@@ -23,9 +24,7 @@ pub fn post(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Res
         return Err(AppError::BadRequest("A comment cannot be empty."));
     }
     if text.chars().count() > model::render::MAX_COMMENT_CHARS {
-        return Err(AppError::BadRequest(
-            "A comment can be at most 2000 characters.",
-        ));
+        return Err(AppError::CommentTooLong);
     }
     let now = model::time::now();
     let comment_id = ctx
@@ -45,15 +44,17 @@ fn publish_photo(ctx: &mut Ctx<'_, '_>, id: i64) -> AppResult<()> {
     let Some(page) = ctx.io("query", |s| model::queries::photo_page(s.db, id))? else {
         return Ok(());
     };
-    let key = photo::key(id);
+    let addr = PageAddr {
+        path: photo::path(id),
+        query: String::new(),
+    };
     let version = page.version as u64;
     let data = ctx
         .cpu("encode", || serde_json::to_vec(&page))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let html = ctx.cpu("render", || model::render::photo(None, &page))?;
     ctx.io("cache-set", |s| {
-        s.cache.publish(&format!("data:{key}"), &data, version);
-        s.cache.publish(&key, html.as_bytes(), version);
+        s.cache.publish(&addr, html.as_bytes(), &data, version)
     });
     Ok(())
 }

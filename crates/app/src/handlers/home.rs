@@ -7,15 +7,15 @@ use crate::pages;
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Response> {
     ctx.load_viewer(req)?;
-    let key = pages::page_key(req, str::is_empty);
+    let page = pages::addr(ctx, || "/".into(), String::new);
     let photos = pages::page_data(
         ctx,
-        key.as_deref(),
+        page.as_ref(),
         |_| 0,
         |db| model::queries::home(db).map(Some),
     )?
     .ok_or(AppError::Internal("home page data missing".into()))?;
     let viewer = ctx.viewer.clone();
     let html = ctx.cpu("render", || model::render::home(viewer.as_ref(), &photos))?;
-    Ok(pages::respond(ctx, key.as_deref(), 0, html))
+    Ok(pages::respond(ctx, page.as_ref(), 0, html))
 }

@@ -15,18 +15,18 @@ pub(crate) fn parse_id(s: &str) -> AppResult<i64> {
         ))
 }
 
-/// The canonical address of a photo page (what a comment write updates).
-pub(crate) fn key(id: i64) -> String {
-    format!("/photo/{id}?")
+/// The canonical path of a photo page (what a comment write updates).
+pub(crate) fn path(id: i64) -> String {
+    format!("/photo/{id}")
 }
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Response> {
     let id = ctx.cpu("parse", || parse_id(id))?;
     ctx.load_viewer(req)?;
-    let key = pages::page_key(req, str::is_empty);
+    let addr = pages::addr(ctx, || path(id), String::new);
     let data = pages::page_data(
         ctx,
-        key.as_deref(),
+        addr.as_ref(),
         |p: &model::PhotoPage| p.version as u64,
         |db| model::queries::photo_page(db, id),
     )?
@@ -35,7 +35,7 @@ pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Resp
     let html = ctx.cpu("render", || model::render::photo(viewer.as_ref(), &data))?;
     Ok(pages::respond(
         ctx,
-        key.as_deref(),
+        addr.as_ref(),
         data.version as u64,
         html,
     ))

@@ -9,6 +9,10 @@ use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::http::Response;
 
+/// How long a browser (or a cache in front) may keep a photo: photo files
+/// never change, so a day.
+pub const PHOTO_MAX_AGE_SECS: u32 = 86_400;
+
 /// `[A-Za-z0-9_-]{1,64}.jpg`, nothing else.
 pub(crate) fn valid_name(file: &str) -> bool {
     file.strip_suffix(".jpg").is_some_and(|stem| {
@@ -31,7 +35,10 @@ pub fn get(ctx: &mut Ctx<'_, '_>, file: &str) -> AppResult<Response> {
         status: 200,
         headers: vec![
             ("content-type", "image/jpeg".into()),
-            ("cache-control", "public, max-age=86400".into()),
+            (
+                "cache-control",
+                format!("public, max-age={PHOTO_MAX_AGE_SECS}"),
+            ),
         ],
         body: bytes,
         timing: Default::default(),

@@ -28,12 +28,14 @@ fn parse_page(query: Option<&str>) -> AppResult<u32> {
     }
 }
 
-/// The canonical query of a user page: none, or exactly `page=N` (N >= 2).
-fn canonical_query(q: &str) -> bool {
-    q.is_empty()
-        || q.strip_prefix("page=").is_some_and(|n| {
-            !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) && n != "1"
-        })
+/// The canonical query of page `page` of a user: none for the first,
+/// `page=N` for the others (what the page's own links say).
+fn canonical_query(page: u32) -> String {
+    if page > 1 {
+        format!("page={page}")
+    } else {
+        String::new()
+    }
 }
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Response> {
@@ -42,10 +44,10 @@ pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Re
     if !plausible_username(name) {
         return Err(AppError::NotFound("No user by that name."));
     }
-    let key = pages::page_key(req, canonical_query);
+    let addr = pages::addr(ctx, || format!("/user/{name}"), || canonical_query(page));
     let data = pages::page_data(
         ctx,
-        key.as_deref(),
+        addr.as_ref(),
         |_| 0,
         |db| model::queries::user_page(db, name, page),
     )?
@@ -56,7 +58,7 @@ pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Re
     }))?;
     let viewer = ctx.viewer.clone();
     let html = ctx.cpu("render", || model::render::user(viewer.as_ref(), &data))?;
-    Ok(pages::respond(ctx, key.as_deref(), 0, html))
+    Ok(pages::respond(ctx, addr.as_ref(), 0, html))
 }
 
 #[cfg(test)]
@@ -72,11 +74,9 @@ mod tests {
         assert!(parse_page(Some("page=+1")).is_err());
         assert!(parse_page(Some("page=abc")).is_err());
         assert!(parse_page(Some("page=99999999999")).is_err());
-        assert!(canonical_query("page=2") && canonical_query(""));
-        assert!(
-            !canonical_query("page=1")
-                && !canonical_query("page=02")
-                && !canonical_query("page=2&x")
+        assert_eq!(
+            (canonical_query(1).as_str(), canonical_query(3).as_str()),
+            ("", "page=3")
         );
         assert!(
             plausible_username("user1") && !plausible_username("a b") && !plausible_username("")

@@ -6,8 +6,6 @@
 
 #![allow(dead_code)]
 
-pub mod site;
-
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         let env = CgiEnv::from_vars(|k| std::env::var_os(k))?;
         let db = std::env::var_os("FK_DB")
             .map(PathBuf::from)
-            .unwrap_or_else(|| web::defaults::DB.into());
+            .unwrap_or_else(|| model::schema::DEFAULT_DB.into());
         let photos = std::env::var_os("FK_PHOTOS")
             .map(PathBuf::from)
             .unwrap_or_else(|| model::schema::default_photos_dir(&db));

@@ -65,7 +65,7 @@ pub struct Errors {
 
 /// Figures for one request kind.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KindReport {
+pub struct KindSummary {
     pub requests: u64,
     pub errors: u64,
     pub rps: f64,
@@ -74,7 +74,7 @@ pub struct KindReport {
 
 /// Everything a run measured. See the crate docs for the JSON schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub struct Summary {
     pub schema: String,
     pub tool: String,
     pub url: String,
@@ -96,7 +96,7 @@ pub struct Report {
     pub status: BTreeMap<String, u64>,
     pub latency_ms: Latency,
     pub uncorrected_latency_ms: Option<Latency>,
-    pub kinds: BTreeMap<String, KindReport>,
+    pub kinds: BTreeMap<String, KindSummary>,
     pub server_timing: BTreeMap<String, BTreeMap<String, f64>>,
     pub served_by: BTreeMap<String, u64>,
     pub cache_hits: u64,
@@ -115,9 +115,9 @@ pub struct RunInfo {
     pub duration_s: f64,
 }
 
-impl Report {
+impl Summary {
     /// Builds the report from the merged counts.
-    pub fn new(info: RunInfo, s: &Stats) -> Report {
+    pub fn new(info: RunInfo, s: &Stats) -> Summary {
         let secs = info.duration_s.max(1e-9);
         let mut status = BTreeMap::new();
         let mut bad = BTreeMap::new();
@@ -144,7 +144,7 @@ impl Report {
             }
             kinds.insert(
                 kind.name().to_string(),
-                KindReport {
+                KindSummary {
                     requests: ks.requests,
                     errors: ks.errors,
                     rps: round3(ks.requests as f64 / secs),
@@ -173,7 +173,7 @@ impl Report {
         if s.served_by_other > 0 {
             served_by.insert("(other)".into(), s.served_by_other);
         }
-        Report {
+        Summary {
             schema: SCHEMA.into(),
             tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
             url: info.url,

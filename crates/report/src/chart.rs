@@ -137,7 +137,7 @@ fn compact(v: f64) -> String {
 /// The talk's figures as it gave them: `23`, `1,750`.
 fn fmt_figure(x: f64) -> String {
     if x.fract() == 0.0 {
-        crate::report::thousands(x as u64)
+        loadgen::summary::thousands(x as u64)
     } else {
         x.to_string()
     }

@@ -85,7 +85,7 @@ impl Ring {
     }
 
     /// Index of the server holding the key sent on the wire as `wire`
-    /// (escaped as nginx escapes it: see `app::escape_memcached_key`).
+    /// (escaped as nginx escapes it: see `crate::keys::escape`).
     pub fn route_wire(&self, wire: &[u8]) -> usize {
         if self.servers.len() == 1 {
             return 0;
@@ -239,7 +239,7 @@ mod tests {
     fn wire_keys_route_as_their_raw_form() {
         let ring = Ring::new(&["127.0.0.1:21001", "127.0.0.1:21002", "127.0.0.1:21003"]);
         for raw in ["/a b?", "/100%?x", "/tab\there?", "/plain?"] {
-            let wire = app::escape_memcached_key(raw);
+            let wire = crate::keys::escape(raw);
             assert_eq!(unescape(wire.as_bytes()), raw.as_bytes());
             assert_eq!(
                 ring.route_wire(wire.as_bytes()),

@@ -220,7 +220,7 @@ pub fn parse_loadgen(text: &str) -> Result<LoadgenRun, String> {
         return Err(format!(
             "schema {:?}, expected {:?}",
             j.schema,
-            crate::report::SCHEMA
+            loadgen::summary::SCHEMA
         ));
     }
     let requests: BTreeMap<&str, u64> = j

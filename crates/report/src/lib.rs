@@ -1,4 +1,4 @@
-//! `loadgen report RAW_DIR`: every table and chart of a compare run,
+//! # report — every table and chart of a compare run,
 //! regenerated from its raw files (nothing typed in).
 //!
 //! ## RAW_DIR (written by `scripts/compare.sh`, `results/<date>-<host>/raw/`)

@@ -1,9 +1,10 @@
 //! The bare-hyper ceiling for `scripts/compare.sh`: the same accept loop
-//! and runtime as every stage (`web::serve`, 2 worker threads), answering
+//! and runtime as every app server (`web::serve`, `appserver::DEFAULT_THREADS`
+//! worker threads), answering
 //! every request with a fixed body of `--bytes` bytes and doing nothing else.
 //! What no stage can beat on this machine.
 //!
-//! `cargo run --release -p web --example hello -- --listen 127.0.0.1:0 --bytes 5349`
+//! `cargo run --release -p appserver --example hello -- --listen 127.0.0.1:0 --bytes 5349`
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let body = Arc::new(Bytes::from(vec![b'x'; size]));
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(web::defaults::THREADS)
+        .worker_threads(appserver::DEFAULT_THREADS)
         .enable_all()
         .build()?;
     rt.block_on(async move {

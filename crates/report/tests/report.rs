@@ -1,10 +1,10 @@
-//! `loadgen report` on a hand-assembled RAW_DIR (tests/fixtures/report-raw,
+//! `report` on a hand-assembled RAW_DIR (tests/fixtures/report-raw,
 //! real ab, wrk and loadgen outputs: see its README.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgen::results::{self, Tool};
+use report::Tool;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report-raw");
 const RUN: &str = "2026-11-26-fixture-host";
@@ -56,12 +56,12 @@ fn find<'a>(
 #[test]
 fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
     let (tmp, raw) = results_tree();
-    let written = results::write_report(&raw, None).unwrap();
+    let written = report::write_report(&raw, None).unwrap();
     let results_dir = std::fs::canonicalize(tmp.path().join("results")).unwrap();
     let run_dir = results_dir.join(RUN);
     assert_eq!(written.markdown, results_dir.join("latest.md"));
     for dir in [&results_dir, &run_dir] {
-        for name in results::OUTPUTS {
+        for name in report::OUTPUTS {
             assert!(
                 dir.join(name).is_file(),
                 "{} missing in {}",
@@ -69,10 +69,22 @@ fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
                 dir.display()
             );
         }
-        // The same data in both places.
-        assert_eq!(
-            read(&dir.join("latest.csv")),
-            read(&results_dir.join("latest.csv"))
+    }
+    // The same data in both places: the run directory's copy of every
+    // output equals the one in results/ (the Markdown's links to the raw
+    // files are relative to where it lies, so they differ by the run's name).
+    for name in report::OUTPUTS {
+        let (in_run, in_results) = (read(&run_dir.join(name)), read(&results_dir.join(name)));
+        let in_results = if name == "latest.md" {
+            in_results.replace(&format!("{RUN}/raw/"), "raw/")
+        } else {
+            in_results
+        };
+        assert!(
+            in_run == in_results,
+            "{name} differs between {} and {}",
+            run_dir.display(),
+            results_dir.display()
         );
     }
     assert_eq!(written.files.len(), 8);
@@ -241,7 +253,7 @@ fn out_dir_and_missing_files() {
         }
     }
     let out = tmp.path().join("elsewhere");
-    let written = results::write_report(&raw, Some(&out)).unwrap();
+    let written = report::write_report(&raw, Some(&out)).unwrap();
     assert!(
         written
             .markdown
@@ -266,15 +278,14 @@ fn out_dir_and_missing_files() {
 #[test]
 fn empty_raw_dir_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = results::write_report(tmp.path(), Some(tmp.path())).unwrap_err();
+    let err = report::write_report(tmp.path(), Some(tmp.path())).unwrap_err();
     assert!(err.to_string().contains("no rows"), "{err}");
 }
 
 #[test]
 fn cli_prints_the_markdown_path() {
     let (tmp, raw) = results_tree();
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .arg("report")
+    let out = Command::new(env!("CARGO_BIN_EXE_report"))
         .arg(&raw)
         .output()
         .unwrap();
@@ -285,16 +296,16 @@ fn cli_prints_the_markdown_path() {
         .join("latest.md");
     assert_eq!(printed.trim(), want.display().to_string());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["report", "/nonexistent/raw"])
+    let out = Command::new(env!("CARGO_BIN_EXE_report"))
+        .arg("/nonexistent/raw")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let help = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let help = Command::new(env!("CARGO_BIN_EXE_report"))
         .arg("--help")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&help.stdout).contains("report"));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("RAW_DIR"));
 }
 
 /// A row compares with the previous stage of its own series when the run
@@ -319,7 +330,7 @@ fn speedup_follows_the_rows_series() {
         "stage-2-cpython\t2\tcpython 2\t139\tok\t\nstage-3-cpython\t3\tcpython 3\t217\tok\t\n",
     );
     std::fs::write(raw.join("rows.tsv"), tsv).unwrap();
-    let written = results::write_report(&raw, None).unwrap();
+    let written = report::write_report(&raw, None).unwrap();
     let csv = read(&written.markdown.with_file_name("latest.csv"));
     let rows = csv_rows(&csv);
     let r = find(&rows, "stage-3-cpython", "wrk");
@@ -333,7 +344,7 @@ fn speedup_follows_the_rows_series() {
 #[test]
 fn cache_hits_of_the_realistic_mix() {
     let (_tmp, raw) = results_tree();
-    let md = read(&results::write_report(&raw, None).unwrap().markdown);
+    let md = read(&report::write_report(&raw, None).unwrap().markdown);
     assert!(
         !md.contains("## Cache hits"),
         "no hits in the fixture: {md}"
@@ -341,7 +352,7 @@ fn cache_hits_of_the_realistic_mix() {
     let file = raw.join("stage-4.loadgen-realistic.json");
     let json = read(&file).replace("\"cache_hits\": 0", "\"cache_hits\": 38039");
     std::fs::write(&file, json).unwrap();
-    let md = read(&results::write_report(&raw, None).unwrap().markdown);
+    let md = read(&report::write_report(&raw, None).unwrap().markdown);
     assert!(md.contains("## Cache hits on the realistic mix"), "{md}");
     assert!(
         md.contains("- `stage-4`: 75.0% hits (38,039 of 50,718 responses); ×"),
