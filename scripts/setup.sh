@@ -8,6 +8,10 @@
 #   lighttpd   proves stage-1 is real CGI (tests run it with mod_cgi)
 #   ab, wrk    the reference load tools compare.sh measures against
 #   sqlite3    to look inside the database by hand
+#   python3, python3-venv   the CPython peer (peers/python): then its
+#              virtual environment, peers/python/.venv, with the pinned
+#              packages of peers/python/requirements.txt (CherryPy,
+#              pymemcache), re-made when that file changes
 #
 # Debian/Ubuntu only (apt-get). As root, or with sudo.
 set -euo pipefail
@@ -26,7 +30,36 @@ for tool in "${!need[@]}"; do
     missing+=("${need[$tool]}")
   fi
 done
+# The peer needs an interpreter that can make virtual environments.
+if ! command -v python3 >/dev/null 2>&1; then
+  missing+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
+
+cd "$(dirname "$0")/.."
+
+# The CPython peer's virtual environment, from the pinned requirements;
+# made again only when requirements.txt changes (its hash is kept beside).
+peer_venv() {
+  local venv=peers/python/.venv req=peers/python/requirements.txt
+  local stamp=$venv/.requirements.sha256 want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  echo "setup.sh: creating $venv from $req" >&2
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null \
+    || ! "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$req" >&2; then
+    echo "setup.sh: could not install $req into $venv (is PyPI reachable?); the CPython peer's rows and tests need it" >&2
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  peer_venv
   exit 0
 fi
 
@@ -55,4 +88,5 @@ cleanup() { if [ "$made_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+peer_venv
 echo "setup.sh: done" >&2

@@ -3,7 +3,10 @@
 #
 #   1. installs missing system packages (scripts/setup.sh)
 #   2. cargo fmt --check, clippy with warnings denied
-#   3. cargo test --workspace (unit, contract, lighttpd, fault tests)
+#   3. cargo test --workspace (unit, contract, lighttpd, fault tests; the
+#      CPython peer's designs against the same contract)
+#   3b. the CPython peer's own tests (peers/python/tests, unittest), against
+#      the Rust binaries cargo test built
 #   4. the full-size data set once: 100,000 users in at most 8 s, exact counts
 #   5. scripts/compare.sh --quick: every stage verified and measured, into
 #      target/compare-quick/ (ignored by git: the committed results/ and a
@@ -27,6 +30,22 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace
+
+step "the CPython peer's own tests (byte-identical pages against the Rust binaries)"
+# Against the debug binaries `cargo test` just built; under CI=true a
+# missing binary or tool fails (peers/python/tests/support.py).
+py_log=$(mktemp)
+if ! FK_SEED_BIN=target/debug/seed FK_STAGE2_BIN=target/debug/stage-2 \
+  FK_STAGE1_CGI_BIN=target/debug/stage-1-cgi FK_STAGE4_BIN=target/debug/stage-4 \
+  peers/python/.venv/bin/python -m unittest discover -s peers/python/tests -t peers/python > "$py_log" 2>&1; then
+  tail -n 40 "$py_log" >&2
+  echo "FAIL: the CPython peer's tests (log above)" >&2
+  exit 1
+fi
+tail -n 3 "$py_log"
+py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$py_log")
+rm -f "$py_log"
+echo "the CPython peer: ${py_ran:-0} passed, 0 failed"
 
 # 2.3-2.7 s on this 2-core VM normally; it has also been seen running at
 # half speed for a whole day (5.0 s, and nginx's static ceiling at 55k

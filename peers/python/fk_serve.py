@@ -43,9 +43,9 @@ from flickrkillr.sessions import DEFAULT_TTL_SECS  # noqa: E402
 #: (python-3, python-4) that cannot happen, nginx reads requests whole
 #: before passing them on; a python-2 exposed to slow clients wants more.
 DEFAULT_THREADS = 2
-#: Seconds a page stays in memcached (``web::defaults::PAGE_TTL_SECS``).
+#: Seconds a page stays in memcached (``stage_4::memcached::PAGE_TTL_SECS``).
 DEFAULT_PAGE_TTL = 300
-#: Seconds photo bytes stay in memcached (``web::defaults::PHOTO_TTL_SECS``).
+#: Seconds photo bytes stay in memcached (``stage_4::memcached::PHOTO_TTL_SECS``).
 DEFAULT_PHOTO_TTL = 86_400
 
 

@@ -50,6 +50,9 @@ pub enum ClusterError {
     /// An upstream instance started elsewhere does not say who it is.
     #[error("upstream {addr}: {reason}")]
     Upstream { addr: String, reason: String },
+    /// The CPython peer is not set up.
+    #[error(transparent)]
+    Peer(#[from] peer::PeerError),
     /// A configuration template could not be rendered.
     #[error("rendering nginx.conf: {0}")]
     Config(String),

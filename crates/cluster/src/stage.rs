@@ -148,6 +148,61 @@ pub struct InstanceCommand {
     pub env_remove: Vec<&'static str>,
 }
 
+impl InstanceCommand {
+    /// This very binary's `instance` subcommand with `options`.
+    pub fn this_binary(
+        options: Vec<OsString>,
+        env_remove: &[&'static str],
+    ) -> Result<Self, ClusterError> {
+        let program = std::env::current_exe().map_err(|err| ClusterError::Spawn {
+            name: "instance".into(),
+            program: "this binary".into(),
+            err,
+        })?;
+        Ok(InstanceCommand {
+            program,
+            args: vec!["instance".into()],
+            options,
+            env_remove: env_remove.to_vec(),
+        })
+    }
+
+    /// The CPython peer's app server (`fk_serve.py`, CherryPy) as
+    /// `design` (`python-3`: the first word of its `X-Served-By`), keeping
+    /// sessions in `sessions` (`memory`, `memcached`), with the app
+    /// server's `options` (the peer takes the same names: `--db`,
+    /// `--photos`, `--threads`, `--session-ttl`, …). `gil`: whether the
+    /// emulated GIL was asked for, which the peer refuses: it has the real one.
+    pub fn python(
+        peer: &peer::Peer,
+        design: &str,
+        sessions: &str,
+        options: Vec<OsString>,
+        gil: bool,
+        env_remove: &[&'static str],
+    ) -> Result<Self, ClusterError> {
+        if gil {
+            return Err(ClusterError::Usage(
+                "--gil emulates CPython's lock in the Rust app; the CPython peer (--app python) has the real one",
+            ));
+        }
+        let (program, args) = peer.server();
+        let mut options = options;
+        options.extend([
+            "--sessions".into(),
+            sessions.into(),
+            "--served-by".into(),
+            design.into(),
+        ]);
+        Ok(InstanceCommand {
+            program,
+            args,
+            options,
+            env_remove: env_remove.to_vec(),
+        })
+    }
+}
+
 /// Starts `count` instances with `cmd`, each on a loopback socket the
 /// supervisor binds and keeps, and waits until each answers `GET /healthz`.
 pub async fn start_local_instances(

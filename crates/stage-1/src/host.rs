@@ -39,8 +39,11 @@ pub const MAX_HEADER_BLOCK: usize = 64 * 1024;
 /// What the host needs to know.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
-    /// The CGI program (`stage-1-cgi`).
+    /// The CGI program (`stage-1-cgi`), or an interpreter (the CPython
+    /// peer's) that runs `program_args`.
     pub program: PathBuf,
+    /// Arguments before any other (the script an interpreter runs).
+    pub program_args: Vec<OsString>,
     /// Passed to the program as `FK_DB`.
     pub db: PathBuf,
     /// Passed to the program as `FK_PHOTOS`.
@@ -207,7 +210,7 @@ impl Host {
             }
         };
         let mut cmd = Command::new(&self.cfg.program);
-        cmd.env_clear().envs(vars);
+        cmd.args(&self.cfg.program_args).env_clear().envs(vars);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -263,7 +266,8 @@ impl Host {
                 return gateway_error(502, "the CGI program sent a malformed response");
             }
         };
-        self.build(parsed, Bytes::from(out), took)
+        let head = parts.method == hyper::Method::HEAD;
+        self.build(parsed, Bytes::from(out), took, head)
     }
 
     /// The RFC 3875 environment of a request (plus `FK_DB`, `FK_PHOTOS`).
@@ -329,17 +333,30 @@ impl Host {
         Ok(v)
     }
 
-    fn build(&self, cgi: CgiResponse, out: Bytes, took: Duration) -> hyper::Response<web::Body> {
+    /// The HTTP response of a CGI answer. For HEAD, a program may (as RFC
+    /// 3875 §4.3.3 asks) print no body but the GET's `Content-Length`: that
+    /// length is kept, so HEAD says what GET would send.
+    fn build(
+        &self,
+        cgi: CgiResponse,
+        out: Bytes,
+        took: Duration,
+        head: bool,
+    ) -> hyper::Response<web::Body> {
         let mut resp = hyper::Response::new(Full::new(out.slice(cgi.body_at..)));
         *resp.status_mut() =
             hyper::StatusCode::from_u16(cgi.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         let h = resp.headers_mut();
+        let body_len = out.len() - cgi.body_at;
         for (name, value) in cgi.headers {
-            // Hop-by-hop and framing headers are ours to set, not the child's.
+            // Hop-by-hop and framing headers are ours to set, not the child's
+            // (but a HEAD answer without a body keeps the length it names).
+            let keep_length = head && body_len == 0 && name == "content-length";
             if matches!(
                 name.as_str(),
                 "content-length" | "transfer-encoding" | "connection"
-            ) {
+            ) && !keep_length
+            {
                 continue;
             }
             let (Ok(n), Ok(mut v)) = (

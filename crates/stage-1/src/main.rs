@@ -8,6 +8,9 @@
 //! `process` (starting and ending the process), `init` and `db-open` — the
 //! talk's first-iteration problems, measured. To run the same program under
 //! lighttpd or Apache instead, see the README.
+//!
+//! `--app python` runs the CPython peer's CGI program instead
+//! (`peers/python/fk_cgi.py`, a fresh interpreter per request): python-1.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,9 +37,12 @@ struct Args {
     /// Directory of the photo pool (default: `photos/` beside the database).
     #[arg(long, env = "FK_PHOTOS")]
     photos: Option<PathBuf>,
-    /// The CGI program to run (default: `stage-1-cgi` beside this binary).
-    #[arg(long, env = "FK_CGI_PROGRAM")]
+    /// The CGI program to run (default: `stage-1-cgi` beside this binary,
+    /// or the peer's `fk_cgi.py` with `--app python`).
+    #[arg(long, env = "FK_CGI_PROGRAM", conflicts_with = "app")]
     program: Option<PathBuf>,
+    #[command(flatten)]
+    app: peer::AppArgs,
     /// CGI programs running at once; further requests wait for a slot.
     #[arg(long, env = "FK_MAX_CHILDREN", default_value_t = host::DEFAULT_MAX_CHILDREN)]
     max_children: usize,
@@ -59,9 +65,13 @@ fn main() -> anyhow::Result<()> {
         "photo directory {} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos",
         photos.display()
     );
-    let program = match args.program {
-        Some(p) => p,
-        None => std::env::current_exe()?.with_file_name("stage-1-cgi"),
+    let (program, program_args) = match (args.program, args.app.app) {
+        (Some(p), _) => (p, Vec::new()),
+        (None, peer::App::Python) => peer::Peer::locate(&args.app.peer)?.cgi(),
+        (None, peer::App::Rust) => (
+            std::env::current_exe()?.with_file_name("stage-1-cgi"),
+            Vec::new(),
+        ),
     };
     anyhow::ensure!(
         program.is_file(),
@@ -81,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         let local = listener.local_addr().context("local address")?;
         let host = Arc::new(Host::new(HostConfig {
             program: abs(&program),
+            program_args,
             db: abs(&args.db),
             photos: abs(&photos),
             max_children: args.max_children,

@@ -1,7 +1,7 @@
 //! Proof that stage-1 is real CGI: the same `stage-1-cgi` program, run by
 //! lighttpd's mod_cgi (config generated into a temp dir, lighttpd started on
 //! a free port and stopped afterwards), gives the same pages as through the
-//! built-in host.
+//! built-in host — and so does the CPython peer's `fk_cgi.py` (python-1).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -25,15 +25,33 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_lighttpd(site: &testkit::Site) -> (Lighttpd, String) {
+/// The CGI program lighttpd runs: its file, and what runs it (`""`: it is
+/// executable itself, as lighttpd's `cgi.assign` says).
+struct Program {
+    file: String,
+    interpreter: String,
+}
+
+fn rust_program() -> Program {
+    Program {
+        file: env!("CARGO_BIN_EXE_stage-1-cgi").into(),
+        interpreter: String::new(),
+    }
+}
+
+fn python_program() -> Program {
+    let peer = testkit::python::peer();
+    Program {
+        file: peer.dir.join("fk_cgi.py").display().to_string(),
+        interpreter: peer.python.display().to_string(),
+    }
+}
+
+fn start_lighttpd(site: &testkit::Site, program: &Program) -> (Lighttpd, String) {
     let dir = site.dir.path().join("lighttpd");
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
-    std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_stage-1-cgi"),
-        www.join("flickrkillr.cgi"),
-    )
-    .unwrap();
+    std::os::unix::fs::symlink(&program.file, www.join("flickrkillr.cgi")).unwrap();
     let port = free_port();
     let conf = format!(
         r#"server.document-root = "{www}"
@@ -44,13 +62,14 @@ server.modules = ("mod_rewrite", "mod_setenv", "mod_cgi")
 # Every URL goes to the one CGI program; lighttpd keeps the original
 # REQUEST_URI and puts the rest in PATH_INFO.
 url.rewrite-once = ("^/(.*)$" => "/flickrkillr.cgi/$1")
-cgi.assign = (".cgi" => "")
+cgi.assign = (".cgi" => "{interpreter}")
 setenv.add-environment = ("FK_DB" => "{db}", "FK_PHOTOS" => "{photos}")
 "#,
         www = www.display(),
         dir = dir.display(),
         db = site.db.display(),
         photos = site.photos.display(),
+        interpreter = program.interpreter,
     );
     let conf_path = dir.join("lighttpd.conf");
     std::fs::write(&conf_path, conf).unwrap();
@@ -77,12 +96,25 @@ setenv.add-environment = ("FK_DB" => "{db}", "FK_PHOTOS" => "{photos}")
 
 #[test]
 fn same_pages_under_lighttpd_mod_cgi() {
+    same_pages(&rust_program(), &[], "stage-1 pid=");
+}
+
+#[test]
+fn the_python_peer_under_lighttpd_mod_cgi() {
+    let app = testkit::python::app_args();
+    let app: Vec<&str> = app.iter().map(String::as_str).collect();
+    same_pages(&python_program(), &app, "python-1 pid=");
+}
+
+/// `program` under lighttpd against the same program under the built-in
+/// host (started with `host_args`): the same statuses, types and bytes.
+fn same_pages(program: &Program, host_args: &[&str], served_by: &str) {
     if !testkit::require_tool("lighttpd", "apt-get install -y lighttpd") {
         return;
     }
     let site = testkit::Site::new(20);
-    let builtin = testkit::Running::start(env!("CARGO_BIN_EXE_stage-1"), &site.args(&[]));
-    let (_l, addr) = start_lighttpd(&site);
+    let builtin = testkit::Running::start(env!("CARGO_BIN_EXE_stage-1"), &site.args(host_args));
+    let (_l, addr) = start_lighttpd(&site, program);
 
     let photo = model::queries::home(&site.conn()).unwrap()[0].id;
     let paths = [
@@ -102,12 +134,20 @@ fn same_pages_under_lighttpd_mod_cgi() {
         assert_eq!(a.body, b.body, "{p}: same bytes");
         assert_eq!(a.header("content-type"), b.header("content-type"), "{p}");
         assert!(
-            b.header("x-served-by")
-                .unwrap_or("")
-                .starts_with("stage-1 pid="),
+            b.header("x-served-by").unwrap_or("").starts_with(served_by),
             "{p}"
         );
     }
+    // A NUL byte no environment variable can carry: the built-in host
+    // refuses it as the client's fault (400); lighttpd refuses it itself,
+    // before starting any program.
+    let nul = "/static/photos/x.jpg%00.png";
+    let (a, b) = (
+        http::request(&builtin.addr, "GET", nul, &[], b""),
+        http::request(&addr, "GET", nul, &[], b""),
+    );
+    assert_eq!(a.status, 400, "built-in host: {}", a.text());
+    assert_eq!(b.status, 400, "lighttpd: {}", b.text());
 
     // A write through lighttpd: the body travels on stdin, the cookie in HTTP_COOKIE.
     let login = http::request(

@@ -32,13 +32,16 @@
 //! SIGTERM stops nginx, then the instances, and exits 0. If it is killed
 //! outright, the kernel stops its children (parent-death signal).
 //!
+//! `--app python` runs the CPython peer's app server (CherryPy,
+//! `peers/python/fk_serve.py`) as the instances instead, with its sessions
+//! in its memory too, behind this same nginx and supervisor: python-3.
+//!
 //! `--upstream host:port,…` balances instances started elsewhere instead
 //! (`stage-3 instance --listen 10.0.0.2:9000 --tag i0 --db …`, one `--tag`
 //! each), so one nginx can front several machines.
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use appserver::instance::{INSTANCE_ENV, InstanceArgs};
 use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
@@ -73,6 +76,9 @@ enum Cmd {
 struct Supervise {
     #[command(flatten)]
     common: stage::SupervisorArgs,
+    /// Which app the instances run (`--app python`: python-3).
+    #[command(flatten)]
+    app: peer::AppArgs,
     /// Passed to every instance.
     #[command(flatten)]
     serve: ServeArgs,
@@ -108,11 +114,16 @@ fn instance(a: InstanceArgs) -> anyhow::Result<()> {
 
 /// The supervisor: instances, nginx, until SIGINT/SIGTERM.
 fn supervise(a: Supervise) -> anyhow::Result<()> {
-    let cmd = InstanceCommand {
-        program: std::env::current_exe().context("finding this binary")?,
-        args: vec!["instance".into()],
-        options: a.serve.to_args(),
-        env_remove: INSTANCE_ENV.to_vec(),
+    let cmd = match a.app.app {
+        peer::App::Rust => InstanceCommand::this_binary(a.serve.to_args(), INSTANCE_ENV)?,
+        peer::App::Python => InstanceCommand::python(
+            &peer::Peer::locate(&a.app.peer)?,
+            "python-3",
+            "memory",
+            a.serve.to_args(),
+            a.serve.gil,
+            INSTANCE_ENV,
+        )?,
     };
     stage::supervise("stage-3", &a.common, web::announce, async |stage| {
         let instances = stage::instances(stage, &a.common, &cmd).await?;

@@ -17,56 +17,17 @@ fn start(site: &Site, extra: &[&str]) -> Running {
     Running::start(BIN, &args(site, extra))
 }
 
-#[test]
-fn killed_instance_costs_no_failed_get_and_is_restarted() {
+fn killed_instance(app: &[&str], needle: &str) {
     if !tools_present(false) {
         return;
     }
     let site = Site::new(contract::USERS);
-    let stage = start(&site, &["--instances", "2"]);
-    let instances = children_matching(stage.pid(), " instance ");
-    assert_eq!(instances.len(), 2, "two instances: {instances:?}");
-    let victim = instances[0];
-    let paths = pages(&site, 10);
-    let tally = hammer(
-        &stage.addr,
-        &paths,
-        4,
-        None,
-        Instant::now() + Duration::from_secs(3),
-        || {
-            std::thread::sleep(Duration::from_millis(800));
-            testkit::signal(victim, libc::SIGKILL);
-        },
-    );
-    eprintln!("during the kill: {tally:?}");
-    assert!(
-        tally.total() > 100,
-        "a real stream of requests: {}",
-        tally.total()
-    );
-    assert_eq!(
-        tally.count(|s| s != 200),
-        0,
-        "every GET answered 200: {:?}",
-        tally.by_status
-    );
-    assert!(
-        tally.io_errors.is_empty(),
-        "no connection failed: {:?}",
-        tally.io_errors
-    );
-    assert!(!testkit::alive(victim), "the victim is dead");
-    // The supervisor restarted it: two instances again, one of them new,
-    // and both serving.
-    assert!(
-        wait_for(Duration::from_secs(10), || {
-            let now = children_matching(stage.pid(), " instance ");
-            now.len() == 2 && !now.contains(&victim)
-        }),
-        "instance restarted"
-    );
-    let now = children_matching(stage.pid(), " instance ");
+    let mut extra = vec!["--instances", "2"];
+    extra.extend(app);
+    let stage = start(&site, &extra);
+    kill_an_instance_under_load(&stage, &site, needle, None);
+    // Both instances (one of them new) serve.
+    let now = children_matching(stage.pid(), needle);
     let mut seen = std::collections::BTreeSet::new();
     assert!(wait_for(Duration::from_secs(10), || {
         if let Some((pid, _)) = served_by(&stage.get("/user/user1")) {
@@ -74,6 +35,21 @@ fn killed_instance_costs_no_failed_get_and_is_restarted() {
         }
         now.iter().all(|p| seen.contains(p))
     }));
+}
+
+#[test]
+fn killed_instance_costs_no_failed_get_and_is_restarted() {
+    killed_instance(&[], instance_needle(false));
+}
+
+/// The same with the CPython peer's instances (python-3).
+#[test]
+fn killed_python_instance_costs_no_failed_get_and_is_restarted() {
+    let app = testkit::python::app_args();
+    killed_instance(
+        &app.iter().map(String::as_str).collect::<Vec<_>>(),
+        instance_needle(true),
+    );
 }
 
 #[test]
@@ -132,12 +108,8 @@ fn sessions_stick_to_their_instance_and_anonymous_requests_spread() {
     }
 }
 
-/// Every process of the stage, found by walking /proc from its pid.
-fn tree(stage: &Running) -> Vec<u32> {
-    let d = cluster::process::descendants(stage.pid());
-    assert!(d.len() >= 4, "2 instances, nginx master and worker: {d:?}");
-    d
-}
+/// 2 instances, nginx's master and worker.
+const PROCESSES: usize = 4;
 
 #[test]
 fn sigint_stops_everything_and_exits_0() {
@@ -146,15 +118,8 @@ fn sigint_stops_everything_and_exits_0() {
     }
     let site = Site::new(contract::USERS);
     let stage = start(&site, &[]);
-    let pids = tree(&stage);
-    testkit::signal(stage.pid(), libc::SIGINT);
-    let stage_pid = stage.pid();
-    assert!(
-        wait_for(Duration::from_secs(15), || !testkit::alive(stage_pid)),
-        "the stage exits"
-    );
-    assert_eq!(stage.stop(Duration::from_secs(1)), Some(0), "exit status 0");
-    assert_all_gone(&pids, Duration::from_secs(3), "processes left behind");
+    let pids = tree(&stage, PROCESSES);
+    sigint_leaves_nothing(stage, &pids);
 }
 
 #[test]
@@ -164,9 +129,29 @@ fn sigkill_to_the_stage_leaves_no_orphan() {
     }
     let site = Site::new(contract::USERS);
     let stage = start(&site, &[]);
-    let pids = tree(&stage);
-    testkit::signal(stage.pid(), libc::SIGKILL);
-    assert_all_gone(&pids, Duration::from_secs(5), "orphans after SIGKILL");
+    let pids = tree(&stage, PROCESSES);
+    sigkill_leaves_nothing(stage, &pids);
+}
+
+/// The same two with the CPython peer's instances (python-3).
+#[test]
+fn sigint_and_sigkill_leave_no_python_instance() {
+    if !tools_present(false) {
+        return;
+    }
+    let app = testkit::python::app_args();
+    let app: Vec<&str> = app.iter().map(String::as_str).collect();
+    let site = Site::new(contract::USERS);
+    let stage = start(&site, &app);
+    let pids = tree(&stage, PROCESSES);
+    assert_eq!(
+        children_matching(stage.pid(), instance_needle(true)).len(),
+        2
+    );
+    sigint_leaves_nothing(stage, &pids);
+    let stage = start(&site, &app);
+    let pids = tree(&stage, PROCESSES);
+    sigkill_leaves_nothing(stage, &pids);
 }
 
 #[test]

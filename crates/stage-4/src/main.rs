@@ -28,6 +28,10 @@
 //!   $memcached_key consistent`, and the app with the same ring
 //!   (`src/ring.rs`), so nginx finds every key the app wrote.
 //!
+//! `--app python` runs the CPython peer's app server (CherryPy,
+//! `peers/python/fk_serve.py`) as the instances, storing pages, photo bytes
+//! and sessions under the same keys and versions: python-4.
+//!
 //! nginx's configuration is `templates/nginx.conf`: read it, it is the
 //! lesson. The live copy is printed at start (`nginx config: …`).
 //! - **memcached down degrades, never fails**: pages come from SQLite
@@ -39,7 +43,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use appserver::instance::{INSTANCE_ENV, InstanceArgs};
 use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
@@ -72,6 +75,9 @@ enum Cmd {
 struct Supervise {
     #[command(flatten)]
     common: stage::SupervisorArgs,
+    /// Which app the instances run (`--app python`: python-4).
+    #[command(flatten)]
+    app: peer::AppArgs,
     /// Use these running memcached servers (`host:port,…`, the same list
     /// for nginx and every instance) instead of starting one. Required
     /// with --upstream: instances started elsewhere must share them.
@@ -183,7 +189,10 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
     };
     let mut options = a.serve.to_args();
     options.extend(a.cache.to_args());
-    let program = std::env::current_exe().context("finding this binary")?;
+    let python = match a.app.app {
+        peer::App::Rust => None,
+        peer::App::Python => Some(peer::Peer::locate(&a.app.peer)?),
+    };
     stage::supervise("stage-4", &a.common, web::announce, async |stage| {
         let servers = match &memcached_bin {
             Some(bin) => vec![start_memcached(stage, bin, a.memcached_mb).await?],
@@ -198,11 +207,16 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
         };
         let mut options = options.clone();
         options.extend(["--memcached".into(), servers.join(",").into()]);
-        let cmd = InstanceCommand {
-            program: program.clone(),
-            args: vec!["instance".into()],
-            options,
-            env_remove: INSTANCE_ENV.to_vec(),
+        let cmd = match &python {
+            None => InstanceCommand::this_binary(options, INSTANCE_ENV)?,
+            Some(p) => InstanceCommand::python(
+                p,
+                "python-4",
+                "memcached",
+                options,
+                a.serve.gil,
+                INSTANCE_ENV,
+            )?,
         };
         let instances = stage::instances(stage, &a.common, &cmd).await?;
         let addrs = instances.iter().map(|i| i.addr.clone()).collect();

@@ -407,3 +407,29 @@ fn pages_with_a_visitors_name_are_never_cached_for_others() {
         "the anonymous page is cached"
     );
 }
+
+/// A session that lives longer than 30 days (memcached reads such an
+/// expiry as an absolute time, so it must be sent as one) is still there on
+/// the next request, through a Rust instance and through a CPython one.
+#[test]
+fn sessions_longer_than_thirty_days_survive() {
+    if !tools_present(true) {
+        return;
+    }
+    let sixty_days = (60 * 24 * 3600).to_string();
+    for python in [false, true] {
+        let site = Site::new(contract::USERS);
+        let mut extra = vec!["--session-ttl".to_string(), sixty_days.clone()];
+        if python {
+            extra.extend(testkit::python::app_args());
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let stage = Running::start(BIN, &args(&site, &extra));
+        let cookie = contract::login(&stage, "user2");
+        let page = stage.get_as("/", &cookie);
+        assert!(
+            page.text().contains("Logged in as"),
+            "python={python}: the 60-day session expired at once"
+        );
+    }
+}

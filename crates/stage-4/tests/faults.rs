@@ -91,76 +91,66 @@ fn memcached_killed_under_load_costs_no_5xx_and_hits_recover() {
     contract::login(&stage, "user3");
 }
 
-#[test]
-fn killed_instance_costs_no_failed_get() {
+fn killed_instance(app: &[&str], needle: &str) {
     if !tools_present(true) {
         return;
     }
     let site = Site::new(contract::USERS);
-    let stage = Running::start(BIN, &args(&site, &["--instances", "2"]));
-    let victim = children_matching(stage.pid(), " instance ")[0];
-    let cookie = contract::login(&stage, "user2");
+    let mut extra = vec!["--instances", "2"];
+    extra.extend(app);
+    let stage = Running::start(BIN, &args(&site, &extra));
     // Logged in: every request reaches an instance (none from nginx's cache).
-    let paths = pages(&site, 10);
-    let tally = hammer(
-        &stage.addr,
-        &paths,
-        4,
-        Some(&cookie),
-        Instant::now() + Duration::from_secs(3),
-        || {
-            std::thread::sleep(Duration::from_millis(800));
-            testkit::signal(victim, libc::SIGKILL);
-        },
-    );
-    eprintln!("{tally:?}");
-    assert!(tally.total() > 100);
-    assert_eq!(tally.count(|s| s != 200), 0, "{:?}", tally.by_status);
-    assert!(tally.io_errors.is_empty(), "{:?}", tally.io_errors);
-    assert!(wait_for(Duration::from_secs(10), || {
-        let now = children_matching(stage.pid(), " instance ");
-        now.len() == 2 && !now.contains(&victim)
-    }));
+    let cookie = contract::login(&stage, "user2");
+    kill_an_instance_under_load(&stage, &site, needle, Some(&cookie));
 }
 
 #[test]
-fn sigint_stops_everything_memcached_included() {
+fn killed_instance_costs_no_failed_get() {
+    killed_instance(&[], instance_needle(false));
+}
+
+/// The same with the CPython peer's instances (python-4): sessions in
+/// memcached, so the other instance serves the logged-in visitor.
+#[test]
+fn killed_python_instance_costs_no_failed_get() {
+    let app = testkit::python::app_args();
+    killed_instance(
+        &app.iter().map(String::as_str).collect::<Vec<_>>(),
+        instance_needle(true),
+    );
+}
+
+/// memcached, 2 instances, nginx's master and worker.
+const PROCESSES: usize = 5;
+
+fn stops_cleanly(app: &[&str]) {
     if !tools_present(true) {
         return;
     }
     let site = Site::new(contract::USERS);
-    let stage = Running::start(BIN, &args(&site, &[]));
-    let pids = cluster::process::descendants(stage.pid());
-    assert!(
-        pids.len() >= 5,
-        "memcached, 2 instances, nginx master and worker: {pids:?}"
-    );
+    let stage = Running::start(BIN, &args(&site, app));
+    let pids = tree(&stage, PROCESSES);
     assert_eq!(
         pids.iter()
             .filter(|p| cmdline(**p).contains("memcached -l"))
             .count(),
         1
     );
-    let stage_pid = stage.pid();
-    testkit::signal(stage_pid, libc::SIGINT);
-    assert!(wait_for(Duration::from_secs(15), || !testkit::alive(
-        stage_pid
-    )));
-    assert_eq!(stage.stop(Duration::from_secs(1)), Some(0));
-    assert_all_gone(&pids, Duration::from_secs(3), "left behind");
+    sigint_leaves_nothing(stage, &pids);
+    let stage = Running::start(BIN, &args(&site, app));
+    let pids = tree(&stage, PROCESSES);
+    sigkill_leaves_nothing(stage, &pids);
 }
 
 #[test]
-fn sigkill_to_the_stage_leaves_no_orphan() {
-    if !tools_present(true) {
-        return;
-    }
-    let site = Site::new(contract::USERS);
-    let stage = Running::start(BIN, &args(&site, &[]));
-    let pids = cluster::process::descendants(stage.pid());
-    assert!(pids.len() >= 5, "{pids:?}");
-    testkit::signal(stage.pid(), libc::SIGKILL);
-    assert_all_gone(&pids, Duration::from_secs(5), "orphans");
+fn sigint_and_sigkill_leave_nothing_memcached_included() {
+    stops_cleanly(&[]);
+}
+
+#[test]
+fn sigint_and_sigkill_leave_no_python_instance() {
+    let app = testkit::python::app_args();
+    stops_cleanly(&app.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! - [`Running`]: a stage binary started on port 0; waits for its one
 //!   `listening on http://ADDR` line, and is stopped (SIGTERM, then SIGKILL)
 //!   when dropped, so no test leaves a process behind.
+//! - [`python`]: the CPython peer (`peers/python`): python-2, and the
+//!   options that make a stage run it.
 //! - [`inproc`]: the app server in the test process, with faults on demand
 //!   (for the tools' tests: `loadgen`, the contract checks).
 //! - [`http`]: the one blocking HTTP/1.1 client of the tests and checks
@@ -22,6 +24,7 @@
 pub mod contract;
 pub mod http;
 pub mod inproc;
+pub mod python;
 pub mod stages;
 
 use std::io::{BufRead, BufReader};

@@ -174,3 +174,90 @@ pub fn assert_fails_with_one_line(bin: &str, args: &[String], needle: &str) {
     assert!(lines[0].contains(needle), "{err}");
     assert!(out.stdout.is_empty(), "no `listening on`");
 }
+
+/// What an instance's command line holds: the Rust app's `instance`
+/// subcommand, or the CPython peer's server script.
+pub fn instance_needle(python: bool) -> &'static str {
+    if python { "fk_serve.py" } else { " instance " }
+}
+
+/// Kills one of the stage's instances (SIGKILL, 0.8 s into 3 s of GETs by
+/// 4 clients, with `cookie` if given) and checks the promise: every GET
+/// answered 200, no connection failed, and the supervisor starts a new
+/// instance in its place.
+pub fn kill_an_instance_under_load(
+    stage: &crate::Running,
+    site: &crate::Site,
+    needle: &str,
+    cookie: Option<&str>,
+) {
+    let instances = children_matching(stage.pid(), needle);
+    assert_eq!(instances.len(), 2, "two instances: {instances:?}");
+    let victim = instances[0];
+    let paths = pages(site, 10);
+    let tally = hammer(
+        &stage.addr,
+        &paths,
+        4,
+        cookie,
+        Instant::now() + Duration::from_secs(3),
+        || {
+            std::thread::sleep(Duration::from_millis(800));
+            crate::signal(victim, libc::SIGKILL);
+        },
+    );
+    eprintln!("during the kill: {tally:?}");
+    assert!(
+        tally.total() > 100,
+        "a real stream of requests: {}",
+        tally.total()
+    );
+    assert_eq!(
+        tally.count(|s| s != 200),
+        0,
+        "every GET answered 200: {:?}",
+        tally.by_status
+    );
+    assert!(
+        tally.io_errors.is_empty(),
+        "no connection failed: {:?}",
+        tally.io_errors
+    );
+    assert!(!crate::alive(victim), "the victim is dead");
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let now = children_matching(stage.pid(), needle);
+            now.len() == 2 && !now.contains(&victim)
+        }),
+        "instance restarted"
+    );
+}
+
+/// Every process of the stage (at least `min` of them), found from its pid.
+pub fn tree(stage: &crate::Running, min: usize) -> Vec<u32> {
+    let d = cluster::process::descendants(stage.pid());
+    assert!(
+        d.len() >= min,
+        "at least {min} processes under the stage: {d:?}"
+    );
+    d
+}
+
+/// SIGINT to the stage: it exits 0 and leaves none of `pids` behind.
+pub fn sigint_leaves_nothing(stage: crate::Running, pids: &[u32]) {
+    let stage_pid = stage.pid();
+    crate::signal(stage_pid, libc::SIGINT);
+    assert!(
+        wait_for(Duration::from_secs(15), || !crate::alive(stage_pid)),
+        "the stage exits"
+    );
+    assert_eq!(stage.stop(Duration::from_secs(1)), Some(0), "exit status 0");
+    assert_all_gone(pids, Duration::from_secs(3), "processes left behind");
+}
+
+/// SIGKILL to the stage (no chance to clean up): the kernel's parent-death
+/// signal still takes every one of `pids` down.
+pub fn sigkill_leaves_nothing(stage: crate::Running, pids: &[u32]) {
+    crate::signal(stage.pid(), libc::SIGKILL);
+    assert_all_gone(pids, Duration::from_secs(5), "orphans after SIGKILL");
+}

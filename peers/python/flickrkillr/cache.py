@@ -1,6 +1,7 @@
 """The seams stage 4 plugs memcached into (``crates/app/src/cache.rs``),
 their plain implementations for stages 1–3, and the cache keys
-(``crates/app/src/pages.rs``).
+(the rule of ``crates/stage-4/src/keys.rs``: the Rust app names pages by
+canonical address and stage-4 derives the keys; here the page cache does both).
 
 Keys: a page is cached under the key nginx derives from the request,
 ``"$uri?$args"`` (:func:`page_key`), so nginx can answer the next request

@@ -62,6 +62,20 @@ PUBLISH_TRIES = 8
 #: Longest key memcached accepts.
 MAX_KEY = 250
 _U32_MAX = 2**32 - 1
+#: memcached reads an expiry above 30 days as an absolute Unix time, not a
+#: number of seconds (its protocol.txt, "Expiration times").
+MAX_RELATIVE_TTL = 30 * 24 * 3600
+
+
+def expire(ttl: int) -> int:
+    """An item lifetime of ``ttl`` seconds as memcached must be told it: as
+    is up to 30 days, else as the Unix time it ends (a 60-day session sent
+    as 5184000 would be read as a date in 1970, and expire at once). The
+    Rust client (``memcache::exp::Ttl``) does the same."""
+    ttl = max(ttl, 1)
+    if ttl <= MAX_RELATIVE_TTL:
+        return ttl
+    return min(int(time.time()) + ttl, _U32_MAX)
 
 
 def parse_server(s: str) -> tuple[str, int]:
@@ -162,7 +176,7 @@ class Memcached:
             return False
         try:
             return bool(self.clients[server].add(
-                wire, value, expire=max(ttl, 1), noreply=False, flags=flags))
+                wire, value, expire=expire(ttl), noreply=False, flags=flags))
         except (MemcacheError, OSError) as e:
             self._failed(server, "add", e)
             return False
@@ -175,7 +189,7 @@ class Memcached:
         server = self._route(wire, False)
         try:
             return bool(self.clients[server].set(
-                wire, value, expire=max(ttl, 1), noreply=False))
+                wire, value, expire=expire(ttl), noreply=False))
         except (MemcacheError, OSError) as e:
             self._failed(server, "set", e)
             return False
@@ -211,17 +225,17 @@ class Memcached:
             return
         server = self._route(wire, False)
         client = self.clients[server]
-        expire = max(ttl, 1)
+        expire_at = expire(ttl)
         try:
             for _ in range(PUBLISH_TRIES):
                 cur, cas = client.gets(wire)
                 if cur is not None and cur[1] >= version:
                     return  # already this version or newer
                 if cur is not None:
-                    stored = client.cas(wire, value, cas, expire=expire,
+                    stored = client.cas(wire, value, cas, expire=expire_at,
                                         noreply=False, flags=version)
                 else:
-                    stored = client.add(wire, value, expire=expire,
+                    stored = client.add(wire, value, expire=expire_at,
                                         noreply=False, flags=version)
                 if stored:
                     return
@@ -325,7 +339,7 @@ class McSessions(SessionStore):
         raw = json.dumps({"user": queries.to_json(user),
                           "expires_at": now + ttl},
                          ensure_ascii=False, separators=(",", ":")).encode()
-        if not self.mc.set(_session_key(sid), raw, min(max(ttl, 1), _U32_MAX)):
+        if not self.mc.set(_session_key(sid), raw, ttl):
             raise Busy("the session store (memcached) is unavailable")
         return sid
 

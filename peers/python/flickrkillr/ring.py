@@ -1,5 +1,5 @@
 """nginx's ``hash $key consistent`` ring, replicated
-(``crates/cluster/src/ring.rs``), so the app stores every key on the
+(``crates/stage-4/src/ring.rs``), so the app stores every key on the
 memcached server where nginx will look for it.
 
 With several memcached servers, nginx's memcached module picks the server

@@ -169,7 +169,19 @@ def _makefile(sock, mode="r", bufsize=8192):
 
 
 class _Request(_cpwsgi_server.CPWSGIHTTPRequest):
-    """cheroot's request parser, with a deadline on the request head."""
+    """cheroot's request, with a deadline on the request head, and whose
+    answer leaves in one send.
+
+    cheroot sends a response's head and its body in separate writes. Behind
+    nginx that matters the day an instance dies between the two: nginx has
+    already passed the head on, so it cannot retry the request elsewhere,
+    and the client gets a cut-off answer (measured: 2 of ~5,800 GETs while
+    an instance was killed). The Rust server writes head and body together;
+    so does this one: the head is held back and sent with the body's first
+    bytes (or alone, when there is no body, at the end of the request).
+    """
+
+    _held_head = b""
 
     def parse_request(self):
         raw = self.conn.rfile.raw
@@ -178,6 +190,37 @@ class _Request(_cpwsgi_server.CPWSGIHTTPRequest):
             super().parse_request()
         finally:
             raw.disarm()
+
+    def send_headers(self):
+        if self.chunked_write:
+            # A chunked body ends with a terminator cheroot writes itself:
+            # the head must not be held behind it.
+            return super().send_headers()
+        held = []
+        wfile = self.conn.wfile
+        wfile.write = held.append  # shadows the method for this one call
+        try:
+            super().send_headers()
+        finally:
+            del wfile.write
+        self._held_head = b"".join(held)
+
+    def write(self, chunk):
+        head, self._held_head = self._held_head, b""
+        if head and not self.chunked_write:
+            self.conn.wfile.write(head + chunk)
+        else:
+            if head:
+                self.conn.wfile.write(head)
+            super().write(chunk)
+
+    def respond(self):
+        try:
+            super().respond()
+        finally:
+            head, self._held_head = self._held_head, b""
+            if head:
+                self.conn.wfile.write(head)
 
 
 class _Connection(cheroot.server.HTTPConnection):

@@ -3,8 +3,11 @@
 
 Every process a test starts is stopped by it (by pid), and every server
 listens on a port 0 of 127.0.0.1. The Rust binaries are found through
-``FK_SEED_BIN``, ``FK_STAGE2_BIN``, ``FK_STAGE1_CGI_BIN`` (defaults: the
-snapshot in ``/work/snap``); a test whose binary is missing is skipped.
+``FK_SEED_BIN``, ``FK_STAGE2_BIN``, ``FK_STAGE1_CGI_BIN``, ``FK_STAGE4_BIN``
+(defaults: the workspace's ``target/debug``, which ``cargo test`` builds).
+A missing binary or tool skips its test, except under ``CI=true``, where it
+is a failure that says how to get it (``scripts/test.sh`` builds and installs
+everything first).
 """
 
 import os
@@ -24,17 +27,29 @@ FK_SERVE = os.path.join(PEER, "fk_serve.py")
 FK_CGI = os.path.join(PEER, "fk_cgi.py")
 PYTHON = sys.executable
 
-SEED_BIN = os.environ.get("FK_SEED_BIN", "/work/snap/seed")
-STAGE2_BIN = os.environ.get("FK_STAGE2_BIN", "/work/snap/stage-2")
-STAGE1_CGI_BIN = os.environ.get("FK_STAGE1_CGI_BIN", "/work/snap/stage-1-cgi")
+ROOT = os.path.dirname(os.path.dirname(PEER))
+
+
+def _rust_bin(variable: str, name: str) -> str:
+    return os.environ.get(variable, os.path.join(ROOT, "target", "debug", name))
+
+
+SEED_BIN = _rust_bin("FK_SEED_BIN", "seed")
+STAGE2_BIN = _rust_bin("FK_STAGE2_BIN", "stage-2")
+STAGE1_CGI_BIN = _rust_bin("FK_STAGE1_CGI_BIN", "stage-1-cgi")
 MEMCACHED_BIN = shutil.which("memcached") or "/usr/bin/memcached"
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def require(path: str, what: str) -> None:
-    """Skips the calling test (class) if ``path`` is not an executable."""
+    """Skips the calling test (class) if ``path`` is not an executable; under
+    ``CI=true`` fails it instead."""
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        raise unittest.SkipTest(f"{what} not found at {path}")
+        why = (f"{what} not found at {path}: build the workspace "
+               "(cargo build --workspace) and run scripts/setup.sh")
+        if os.environ.get("CI") in ("true", "1"):
+            raise AssertionError(why)
+        raise unittest.SkipTest(why)
 
 
 class Site:

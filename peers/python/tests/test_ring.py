@@ -1,5 +1,5 @@
 """nginx's consistent hash, replicated: the vectors of the Rust
-``cluster::ring`` tests, fixed placements, and the real thing (two
+``stage_4::ring`` tests, fixed placements, and the real thing (two
 memcached servers behind a real nginx with ``hash $memcached_key
 consistent``, as ``crates/cluster/tests/ring_matches_nginx.rs``)."""
 
@@ -18,7 +18,7 @@ from tests import support
 
 
 class RustVectors(unittest.TestCase):
-    """The Rust unit tests of ``cluster::ring``, one for one."""
+    """The Rust unit tests of ``stage_4::ring``, one for one."""
 
     def test_crc32_is_ieee(self):
         self.assertEqual(crc32(b"123456789"), 0xCBF43926)
