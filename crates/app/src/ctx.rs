@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use model::SessionUser;
 
+use crate::cache::PageAddr;
 use crate::error::{AppError, AppResult};
 use crate::gil::GilGuard;
 use crate::http::{HTML, Request, Response};
@@ -20,6 +21,9 @@ pub(crate) struct Ctx<'s, 'a> {
     pub viewer: Option<SessionUser>,
     /// Their session id.
     pub session_id: Option<String>,
+    /// The data behind the page being served, if the session store fetched
+    /// it with the session (see [`crate::SessionStore::load_with_page_data`]).
+    pub prefetched: Option<Vec<u8>>,
 }
 
 impl<'s, 'a> Ctx<'s, 'a> {
@@ -32,6 +36,7 @@ impl<'s, 'a> Ctx<'s, 'a> {
             gil,
             viewer: None,
             session_id: None,
+            prefetched: None,
         }
     }
 
@@ -55,17 +60,22 @@ impl<'s, 'a> Ctx<'s, 'a> {
 
     /// Reads the session cookie and loads the visitor. A missing, malformed,
     /// unknown or expired session is an anonymous visitor, never an error.
-    pub fn load_viewer(&mut self, req: &Request<'_>) -> AppResult<()> {
+    /// `page`: the page about to be served, whose data the session store
+    /// may fetch in the same exchange (kept in [`Ctx::prefetched`]).
+    pub fn load_viewer(&mut self, req: &Request<'_>, page: Option<&PageAddr>) -> AppResult<()> {
         let Some(id) = http::cookie(req.cookie, COOKIE).filter(|id| sessions::plausible_id(id))
         else {
             return Ok(());
         };
         let now = model::time::now();
-        let user = self.io("session", |s| s.sessions.load(id, now))?;
+        let (user, data) = self.io("session", |s| {
+            s.sessions.load_with_page_data(id, now, page, s.cache)
+        })?;
         if user.is_some() {
             self.session_id = Some(id.to_owned());
         }
         self.viewer = user;
+        self.prefetched = data;
         Ok(())
     }
 

@@ -87,6 +87,10 @@ thread_local! {
     static HELD_SINCE: Cell<Option<Duration>> = const { Cell::new(None) };
     /// Interpreter time burnt and not yet reported as the `python` phase.
     static UNREPORTED_PYTHON: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+    /// When this thread last took the lock (wall clock).
+    static TAKEN_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Time this thread held the lock, not yet reported as `gil-held`.
+    static UNREPORTED_HELD: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
 /// A lock that can be taken in one call and given back in another (a
@@ -157,6 +161,7 @@ impl Gil {
     /// Takes the lock (depth 0 → held).
     fn take(&self, l: &Lock) {
         l.lock();
+        TAKEN_AT.set(Some(Instant::now()));
         if self.factor > 1 {
             HELD_SINCE.set(Some(thread_cpu()));
         }
@@ -172,14 +177,21 @@ impl Gil {
             burn(extra);
             UNREPORTED_PYTHON.set(UNREPORTED_PYTHON.get() + extra);
         }
+        if let Some(at) = TAKEN_AT.take() {
+            UNREPORTED_HELD.set(UNREPORTED_HELD.get() + at.elapsed());
+        }
         l.unlock();
     }
 
-    /// Reports the interpreter time burnt since the last report.
+    /// Reports the interpreter time burnt, and the time the lock was held,
+    /// since the last report. `gil-held` overlaps the other phases (it is
+    /// the part of them spent holding the lock): it is what bounds a
+    /// process's throughput under the GIL, one request's held time at a time.
     fn report_python(&self, timing: &mut Timing) {
         if self.factor > 1 {
             timing.add("python", UNREPORTED_PYTHON.take());
         }
+        timing.add("gil-held", UNREPORTED_HELD.take());
     }
 
     /// Takes one level of the lock; returns how long this thread waited.
@@ -342,6 +354,22 @@ mod tests {
         assert!(none.is_none(), "{none:?}");
         let (slow, python) = run(&Gil::on().with_python_factor(5));
         let python = python.expect("python phase");
+        // The time held is reported too: it includes the interpreter's extra.
+        let mut t = Timing::new();
+        let gil = Gil::on().with_python_factor(3);
+        let mut g = gil.acquire(&mut t);
+        work();
+        g.allow_threads(&mut t, || {});
+        let held = t
+            .phases()
+            .iter()
+            .find(|(n, _)| *n == "gil-held")
+            .map(|p| p.1);
+        assert!(
+            held.expect("gil-held phase") >= Duration::from_millis(6),
+            "{held:?}"
+        );
+        drop(g);
         // 2 ms of work, 4 × 2 ms burnt: about 10 ms in all.
         assert!(python >= Duration::from_millis(8), "{python:?}");
         assert!(slow >= plain * 4, "{slow:?} vs {plain:?}");

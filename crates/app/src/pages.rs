@@ -24,9 +24,10 @@ pub(crate) fn addr(
 }
 
 /// The data behind a page: from the cache when it keeps data for this
-/// visitor (see [`crate::PageCache::caches_data_for`]), else from the
-/// database (and then left in the cache). `None` when the database has no
-/// such thing (never cached: a later write may add it).
+/// visitor (see [`crate::PageCache::caches_data_for`]; it was fetched with
+/// the session by `Ctx::load_viewer`), else from the database (and then
+/// left in the cache). `None` when the database has no such thing (never
+/// cached: a later write may add it).
 pub(crate) fn page_data<T, F>(
     ctx: &mut Ctx<'_, '_>,
     page: Option<&PageAddr>,
@@ -38,8 +39,10 @@ where
     F: FnOnce(&Connection) -> model::Result<Option<T>>,
 {
     let page = page.filter(|_| ctx.svc.cache.caches_data_for(ctx.viewer.is_some()));
-    if let Some(p) = page
-        && let Some(bytes) = ctx.io("cache-get", |s| s.cache.get_data(p))
+    // The cached data came with the session, in the same exchange
+    // (`Ctx::load_viewer` was given this page): nothing to ask here.
+    if page.is_some()
+        && let Some(bytes) = ctx.prefetched.take()
         && let Ok(v) = ctx.cpu("decode", || serde_json::from_slice::<T>(&bytes))
     {
         return Ok(Some(v));

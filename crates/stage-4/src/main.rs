@@ -154,17 +154,19 @@ fn instance(a: CachedInstanceArgs) -> anyhow::Result<()> {
             memcached::Memcached::new(&servers, i.serve.threads)
                 .map_err(|e| appserver::ServerError::Backend(e.to_string()))?,
         );
+        let writer = memcached::Writer::start(mc.clone());
         Ok(Backends {
             sessions: Sessions::Shared(Arc::new(memcached::McSessions { mc: mc.clone() })),
             cache: Arc::new(memcached::Pages {
-                mc: mc.clone(),
+                mc,
+                writer: writer.clone(),
                 ttl: cache.page_ttl,
             }),
             photos: Arc::new(memcached::Photos {
-                mc,
                 disk: app::DiskPhotos {
                     dir: i.serve.photos_dir(),
                 },
+                writer,
                 ttl: cache.photo_ttl,
             }),
         })

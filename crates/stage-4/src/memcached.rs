@@ -44,13 +44,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use app::{AppError, AppResult, PageAddr, PageCache, PhotoStore, SessionStore};
 
 use crate::Ring;
 use crate::keys;
-use memcache::exp::{Error as McError, GetStatus, Meta, MetaClient, MutationStatus, Ttl};
+use memcache::exp::{
+    Error as McError, Get, GetStatus, Meta, MetaClient, MutationStatus, Set, SetMode, Ttl,
+};
 use model::SessionUser;
 
 /// Longest a connection attempt may take. Connecting over loopback or a LAN
@@ -212,6 +215,72 @@ impl Memcached {
         }
     }
 
+    /// The items under `keys`, in order (`None` for a miss, an unusable
+    /// key or a server down): one exchange per server, whatever the number
+    /// of keys (the meta protocol's pipelining).
+    pub fn get_many(&self, keys: &[&str]) -> Vec<Option<Vec<u8>>> {
+        let routed: Vec<Option<(String, usize)>> = keys
+            .iter()
+            .map(|k| {
+                let wire = Self::wire_key(k)?;
+                let server = self.ring.route_wire(wire.as_bytes());
+                (!self.skipped(server)).then_some((wire, server))
+            })
+            .collect();
+        let ops: Vec<Get> = routed.iter().flatten().map(|(w, _)| Get::new(w)).collect();
+        if ops.is_empty() {
+            return vec![None; keys.len()];
+        }
+        let results = match self.client.run_many(ops) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "memcached refused a multi-get");
+                return vec![None; keys.len()];
+            }
+        };
+        let mut results = results.into_iter();
+        routed
+            .iter()
+            .map(|r| {
+                let (_, server) = r.as_ref()?;
+                let got = self.note(*server, "get", results.next()?)?;
+                match (got.status, got.value) {
+                    (GetStatus::Hit, Some(v)) => Some(v),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Several `add`s (store only if absent) in one exchange per server:
+    /// how the [`Writer`] stores what readers left behind.
+    pub fn add_many(&self, items: &[Pending]) {
+        let routed: Vec<(Set, usize)> = items
+            .iter()
+            .filter_map(|p| {
+                let wire = Self::wire_key(&p.key)?;
+                let server = self.ring.route_wire(wire.as_bytes());
+                let op = Set::new(&wire, &p.value)
+                    .client_flags(p.flags)
+                    .ttl(Ttl::secs(p.ttl.max(1)))
+                    .mode(SetMode::Add);
+                (!self.skipped(server)).then_some((op, server))
+            })
+            .collect();
+        if routed.is_empty() {
+            return;
+        }
+        let servers: Vec<usize> = routed.iter().map(|(_, s)| *s).collect();
+        match self.client.run_many(routed.into_iter().map(|(op, _)| op)) {
+            Ok(results) => {
+                for (r, server) in results.into_iter().zip(servers) {
+                    self.note(server, "add", r);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "memcached refused a batch of adds"),
+        }
+    }
+
     /// Stores `value` under `key` only if nothing is there (memcached
     /// `add`). Returns whether it was stored.
     pub fn add(&self, key: &str, value: &[u8], flags: u32, ttl: u32) -> bool {
@@ -258,61 +327,171 @@ impl Memcached {
             .is_some()
     }
 
-    /// Stores `value` (version `version` in the item's flags) unless the key
-    /// already holds that version or a newer one: `gets`, then `cas` (or
-    /// `add` when absent), again on a conflict. Writers call this after
-    /// their commit and before answering, so no later read anywhere can
-    /// see an older version. Tries the server even when it is being
-    /// skipped for reads: a write must not be dropped on a guess. If the
-    /// exchange fails, the key is deleted instead (a miss is never stale).
-    pub fn publish(&self, key: &str, value: &[u8], version: u32, ttl: u32) {
-        let Some(wire) = Self::wire_key(key) else {
-            return;
-        };
-        let server = self.ring.route_wire(wire.as_bytes());
+    /// Stores each item (its version in the item's flags) unless its key
+    /// already holds that version or a newer one: `gets` of every key in one
+    /// exchange, then `cas` (or `add` when absent) of every key in a second
+    /// one, again for the keys that met a concurrent writer. Writers call
+    /// this after their commit and before answering, so no later read
+    /// anywhere can see an older version. Tries a server even when it is
+    /// being skipped for reads: a write must not be dropped on a guess. A
+    /// key whose exchange fails is deleted instead (a miss is never stale).
+    pub fn publish_many(&self, items: &[(String, Vec<u8>, u32)], ttl: u32) {
         let ttl = Ttl::secs(ttl.max(1));
+        let wires: Vec<Option<(String, usize)>> = items
+            .iter()
+            .map(|(k, _, _)| {
+                let wire = Self::wire_key(k)?;
+                let server = self.ring.route_wire(wire.as_bytes());
+                Some((wire, server))
+            })
+            .collect();
+        let mut pending: Vec<usize> = (0..items.len()).filter(|&i| wires[i].is_some()).collect();
+        let mut failed: Vec<usize> = Vec::new();
         for _ in 0..PUBLISH_TRIES {
-            let Some(cur) = self.note(
-                server,
-                "publish",
-                self.client
-                    .get(&wire)
-                    .meta(Meta::NONE.cas())
-                    .without_value()
-                    .send(),
-            ) else {
+            if pending.is_empty() {
+                return;
+            }
+            let wire = |i: usize| wires[i].as_ref().map_or(("", 0), |(w, s)| (w.as_str(), *s));
+            let looks = self.client.run_many(
+                pending
+                    .iter()
+                    .map(|&i| Get::new(wire(i).0).meta(Meta::NONE.cas()).without_value()),
+            );
+            let Ok(looks) = looks else {
+                failed.append(&mut pending);
                 break;
             };
-            let r = match (cur.status, cur.item.cas) {
-                (GetStatus::Hit, _) if cur.client_flags.unwrap_or(0) >= version => return,
-                (GetStatus::Hit, Some(cas)) => self
-                    .client
-                    .set(&wire, value)
-                    .client_flags(version)
-                    .ttl(ttl)
-                    .compare_cas(cas)
-                    .send(),
-                _ => self
-                    .client
-                    .set(&wire, value)
-                    .client_flags(version)
-                    .ttl(ttl)
-                    .add()
-                    .send(),
-            };
-            match self.note(server, "publish", r).map(|m| m.status) {
-                Some(MutationStatus::Applied) => return,
-                // Someone else wrote or removed it meanwhile: look again.
-                Some(_) => continue,
-                None => break,
+            let mut writes = Vec::new();
+            let mut writing = Vec::new();
+            for (&i, look) in pending.iter().zip(looks) {
+                let (w, server) = wire(i);
+                let (_, value, version) = &items[i];
+                let Some(cur) = self.note(server, "publish", look) else {
+                    failed.push(i);
+                    continue;
+                };
+                let op = Set::new(w, value).client_flags(*version).ttl(ttl);
+                let op = match (cur.status, cur.item.cas) {
+                    (GetStatus::Hit, _) if cur.client_flags.unwrap_or(0) >= *version => continue,
+                    (GetStatus::Hit, Some(cas)) => op.compare_cas(cas),
+                    _ => op.mode(SetMode::Add),
+                };
+                writes.push(op);
+                writing.push(i);
+            }
+            let mut again = Vec::new();
+            match self.client.run_many(writes) {
+                Ok(results) => {
+                    for (i, r) in writing.into_iter().zip(results) {
+                        match self.note(wire(i).1, "publish", r).map(|m| m.status) {
+                            Some(MutationStatus::Applied) => {}
+                            // Someone else wrote or removed it meanwhile: look again.
+                            Some(_) => again.push(i),
+                            None => failed.push(i),
+                        }
+                    }
+                }
+                Err(_) => failed.extend(writing),
+            }
+            pending = again;
+        }
+        failed.append(&mut pending);
+        for i in failed {
+            let key = &items[i].0;
+            if !self.delete(key) {
+                tracing::error!(
+                    key,
+                    "could not publish nor delete a changed page; it may be served stale until it expires"
+                );
             }
         }
-        if !self.delete(key) {
-            tracing::error!(
-                key,
-                "could not publish nor delete a changed page; it may be served stale until it expires"
-            );
+    }
+}
+
+/// An `add` a reader leaves behind for the [`Writer`].
+#[derive(Debug)]
+pub struct Pending {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub flags: u32,
+    pub ttl: u32,
+}
+
+/// Adds queued before new ones are dropped: a burst of misses (a cold
+/// cache on 64 connections) fits, and a dropped add costs only a later
+/// miss. At ~5 KB a page, at most ~5 MB waiting.
+pub const WRITE_QUEUE: usize = 1024;
+
+/// Adds sent in one exchange at most.
+pub const WRITE_BATCH: usize = 32;
+
+/// The stores nobody waits for, off the request's path: what a reader
+/// leaves in the cache after a miss (a page, its data, photo bytes). A
+/// thread of the instance takes them from a bounded queue and sends them
+/// in batches (one exchange per server for up to [`WRITE_BATCH`]), so an
+/// anonymous miss answers as soon as it has rendered, and a worker thread
+/// never waits for an `add`.
+///
+/// Safe against a comment published meanwhile: these are `add`s (they
+/// never overwrite), and a comment's `publish` replaces only older
+/// versions, so whichever lands first, the newer version wins.
+#[derive(Debug)]
+pub struct Writer {
+    tx: SyncSender<Pending>,
+    dropped: AtomicU64,
+}
+
+impl Writer {
+    /// The writer of `mc`: starts its thread.
+    pub fn start(mc: Arc<Memcached>) -> Arc<Writer> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("memcached-writer".into())
+            .spawn(move || write_loop(&mc, &rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the memcached writer; misses will not be cached");
         }
+        Arc::new(Writer {
+            tx,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues an `add`; drops it (counted) if the queue is full.
+    pub fn add(&self, key: String, value: Vec<u8>, flags: u32, ttl: u32) {
+        let p = Pending {
+            key,
+            value,
+            flags,
+            ttl,
+        };
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(p) {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    dropped = n,
+                    "memcached writer behind: adds dropped (each is a later miss)"
+                );
+            }
+        }
+    }
+
+    /// Adds dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+fn write_loop(mc: &Memcached, rx: &Receiver<Pending>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        mc.add_many(&batch);
     }
 }
 
@@ -326,23 +505,16 @@ fn flags_of(v: u64) -> Option<u32> {
 #[derive(Debug)]
 pub struct Pages {
     pub mc: Arc<Memcached>,
+    /// Where a reader's `add`s go: off the request's path.
+    pub writer: Arc<Writer>,
     /// Seconds an item lives.
     pub ttl: u32,
 }
 
 impl Pages {
-    fn add(&self, key: &str, value: &[u8], version: u64) {
+    fn add(&self, key: String, value: &[u8], version: u64) {
         if let Some(f) = flags_of(version) {
-            self.mc.add(key, value, f, self.ttl);
-        }
-    }
-
-    fn publish_one(&self, key: &str, value: &[u8], version: u64) {
-        match flags_of(version) {
-            Some(f) => self.mc.publish(key, value, f, self.ttl),
-            None => {
-                self.mc.delete(key);
-            }
+            self.writer.add(key, value.to_vec(), f, self.ttl);
         }
     }
 }
@@ -368,40 +540,46 @@ impl PageCache for Pages {
     }
 
     fn add_data(&self, page: &PageAddr, data: &[u8], version: u64) {
-        self.add(&keys::data(page), data, version);
+        self.add(keys::data(page), data, version);
     }
 
     fn add_page(&self, page: &PageAddr, html: &[u8], version: u64) {
-        self.add(&keys::page(page), html, version);
+        self.add(keys::page(page), html, version);
     }
 
     fn publish(&self, page: &PageAddr, html: &[u8], data: &[u8], version: u64) {
-        // The data first: a logged-in reader of the new page finds it; an
-        // anonymous one is served the page by nginx right after.
-        self.publish_one(&keys::data(page), data, version);
-        self.publish_one(&keys::page(page), html, version);
+        let (dk, pk) = (keys::data(page), keys::page(page));
+        match flags_of(version) {
+            // The data first: a logged-in reader of the new page finds it;
+            // an anonymous one is served the page by nginx right after.
+            Some(f) => self
+                .mc
+                .publish_many(&[(dk, data.to_vec(), f), (pk, html.to_vec(), f)], self.ttl),
+            None => {
+                self.mc.delete(&dk);
+                self.mc.delete(&pk);
+            }
+        }
     }
 }
 
-/// Photo bytes from memcached, read from disk only on a miss (and then
-/// left in memcached, where nginx finds them next time).
+/// Photo bytes: read from disk when a request reaches the app (which is
+/// only after nginx missed them in memcached: asking memcached again would
+/// be a round trip for nothing), then left in memcached by the [`Writer`],
+/// where nginx finds them next time.
 #[derive(Debug)]
 pub struct Photos {
-    pub mc: Arc<Memcached>,
     pub disk: app::DiskPhotos,
+    pub writer: Arc<Writer>,
     /// Seconds the bytes stay cached.
     pub ttl: u32,
 }
 
 impl PhotoStore for Photos {
     fn read(&self, file: &str) -> std::io::Result<Option<Vec<u8>>> {
-        let key = keys::photo(file);
-        if let Some(bytes) = self.mc.get(&key) {
-            return Ok(Some(bytes));
-        }
         let bytes = self.disk.read(file)?;
         if let Some(b) = &bytes {
-            self.mc.add(&key, b, 0, self.ttl);
+            self.writer.add(keys::photo(file), b.clone(), 0, self.ttl);
         }
         Ok(bytes)
     }
@@ -421,18 +599,43 @@ pub struct McSessions {
     pub mc: Arc<Memcached>,
 }
 
-impl SessionStore for McSessions {
-    fn load(&self, id: &str, now: i64) -> AppResult<Option<SessionUser>> {
-        let Some(bytes) = self.mc.get(&keys::session(id)) else {
-            return Ok(None);
-        };
-        match serde_json::from_slice::<Stored>(&bytes) {
-            Ok(s) if s.expires_at > now => Ok(Some(s.user)),
+impl McSessions {
+    /// The visitor in a stored session, if it is live (an expired or
+    /// unreadable one is deleted).
+    fn live(&self, id: &str, bytes: Option<Vec<u8>>, now: i64) -> Option<SessionUser> {
+        match serde_json::from_slice::<Stored>(&bytes?) {
+            Ok(s) if s.expires_at > now => Some(s.user),
             _ => {
                 self.mc.delete(&keys::session(id));
-                Ok(None)
+                None
             }
         }
+    }
+}
+
+impl SessionStore for McSessions {
+    fn load(&self, id: &str, now: i64) -> AppResult<Option<SessionUser>> {
+        Ok(self.live(id, self.mc.get(&keys::session(id)), now))
+    }
+
+    /// The session and the data behind `page` in one multi-get (one
+    /// exchange per server; one in all with a single memcached): a
+    /// logged-in visitor's request costs one round trip, not two.
+    fn load_with_page_data(
+        &self,
+        id: &str,
+        now: i64,
+        page: Option<&PageAddr>,
+        cache: &dyn PageCache,
+    ) -> AppResult<(Option<SessionUser>, Option<Vec<u8>>)> {
+        let data_key = page.filter(|_| cache.caches_data_for(true)).map(keys::data);
+        let session_key = keys::session(id);
+        let mut keys: Vec<&str> = vec![&session_key];
+        keys.extend(data_key.as_deref());
+        let mut got = self.mc.get_many(&keys).into_iter();
+        let user = self.live(id, got.next().flatten(), now);
+        let data = got.next().flatten().filter(|_| user.is_some());
+        Ok((user, data))
     }
 
     fn create(&self, user: &SessionUser, now: i64, ttl: i64) -> AppResult<String> {

@@ -14,7 +14,7 @@ use crate::http::{self, Request, Response};
 pub fn post(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Response> {
     let id = photo::parse_id(id)?;
     login::same_origin(req)?;
-    ctx.load_viewer(req)?;
+    ctx.load_viewer(req, None)?;
     let Some(viewer) = ctx.viewer.clone() else {
         return Err(AppError::Unauthorized("Log in to comment."));
     };

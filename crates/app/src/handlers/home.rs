@@ -6,8 +6,8 @@ use crate::http::{Request, Response};
 use crate::pages;
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> AppResult<Response> {
-    ctx.load_viewer(req)?;
     let page = pages::addr(ctx, || "/".into(), String::new);
+    ctx.load_viewer(req, page.as_ref())?;
     let photos = pages::page_data(
         ctx,
         page.as_ref(),

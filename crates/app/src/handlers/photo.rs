@@ -22,8 +22,8 @@ pub(crate) fn path(id: i64) -> String {
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Response> {
     let id = ctx.cpu("parse", || parse_id(id))?;
-    ctx.load_viewer(req)?;
     let addr = pages::addr(ctx, || path(id), String::new);
+    ctx.load_viewer(req, addr.as_ref())?;
     let data = pages::page_data(
         ctx,
         addr.as_ref(),

@@ -40,11 +40,11 @@ fn canonical_query(page: u32) -> String {
 
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> AppResult<Response> {
     let page = ctx.cpu("parse", || parse_page(req.query))?;
-    ctx.load_viewer(req)?;
+    let addr = pages::addr(ctx, || format!("/user/{name}"), || canonical_query(page));
+    ctx.load_viewer(req, addr.as_ref())?;
     if !plausible_username(name) {
         return Err(AppError::NotFound("No user by that name."));
     }
-    let addr = pages::addr(ctx, || format!("/user/{name}"), || canonical_query(page));
     let data = pages::page_data(
         ctx,
         addr.as_ref(),
