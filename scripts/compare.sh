@@ -1,56 +1,123 @@
 #!/usr/bin/env bash
-# The main job: every stage of the talk, side by side, measured with our
-# load generator, ab and wrk on the same machine, into results/.
+# The main job: every stage of the talk, in Rust and in the talk's own
+# CPython, side by side, measured with our load generator, ab and wrk on the
+# same machine, into results/.
 #
-#   scripts/compare.sh [--quick] [--users N] [--duration 10s] [--concurrency 64]
-#                      [--warmup 2s] [--rows "stage-1 stage-2 ..."] [--out results] [--no-build]
+#   scripts/compare.sh [--quick] [--users N] [--duration 10s] [--warmup 2s]
+#                      [--concurrency 64] [--rows "stage-1 stage-2 ..."]
+#                      [--no-rates] [--out results] [--no-build] [--list]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
-# `loadgen verify` it (a row that fails is reported, not timed), measure with
-# each tool, stop it, check that nothing it started is left running.
-# Every stage row runs on a fresh copy of the seeded database, so the writes
-# of one row (logins, comments) never change what the next one serves.
+# `loadgen verify` it (a row that fails is reported, not timed), measure it
+# with each tool — every tool run inside `cpuwatch`, which records the CPU
+# every process of the row spent in exactly the measured window — then,
+# for the stage rows, latency at fixed offered rates (`loadgen --rate`,
+# stopping at the first rate the row cannot sustain), stop it, and check
+# that nothing it started is left running. Every row runs on a fresh copy of
+# the seeded database, so the writes of one row never change what the next
+# one serves.
 #
-# Writes results/<date>-<host>/raw/ (every tool's raw output, the machine,
-# the exact commands), then `report` (crates/report) regenerates results/latest.*
-# (table, chart) from those raw files. --quick writes to
+# Writes results/<date>-<host>/raw/ (every tool's raw output, the CPU of
+# every process, the machine, the exact commands, what each part took),
+# then `report` (crates/report) regenerates results/latest.* from those raw
+# files. --quick (a small data set, short runs: CI runs it) writes to
 # target/compare-quick/ instead (ignored by git), unless --out is given.
 # Exits non-zero if any row failed; the last lines say where it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+T0=$(date +%s)
+
+# ---- the rows, in the order of the table ------------------------------------
+# id | stage | what it is | the talk's req/s (for the python rows too:
+# the talk measured Python) | in the default run
+#
+# The stage-N-slow50 rows run the Rust stages with the emulated interpreter
+# (`--gil --python-factor 50`, app::CPYTHON_FACTOR): an emulation of
+# CPython's weight, kept out of the default run since the real CPython rows
+# exist (the README says how far apart they are); `--rows` runs them.
+ROW_TABLE=$(cat <<'ROWS'
+ceiling-nginx-static|-|nginx serving a static copy of the user page||yes
+ceiling-hyper-hello|-|bare hyper answering as many bytes (2 threads)||yes
+stage-1|1|CGI: a process per request|23|yes
+stage-2|2|app server, 2 threads, no GIL|139|yes
+stage-2-gil|2|app server, 2 threads, --gil (CPython's limit)|139|yes
+stage-3-gil|3|nginx + 2 instances, --gil|217|yes
+stage-3|3|nginx + 2 instances, no GIL|217|yes
+stage-4|4|nginx + memcached + 2 instances|616 (homegrown) / 1750 (ab)|yes
+stage-4-warm|4|stage-4 after a warm-up long enough for its hit ratio to settle (realistic mix only)|616 (homegrown) / 1750 (ab)|yes
+stage-4-noindex|4|stage-4 on the database without the index|28|yes
+python-1|1|CPython: fk_cgi.py, a fresh interpreter per request, under stage-1's CGI host|23|yes
+python-2|2|CPython: one CherryPy process, 2 threads (fk_serve.py)|139|yes
+python-3|3|CPython: nginx + 2 CherryPy instances (stage-3 --app python)|217|yes
+python-4|4|CPython: nginx + memcached + 2 CherryPy instances (stage-4 --app python)|616 (homegrown) / 1750 (ab)|yes
+python-4-noindex|4|CPython: python-4 on the database without the index|28|yes
+stage-2-slow50|2|app server, --gil --python-factor 50, 1 thread (the emulated interpreter)|139|no
+stage-3-slow50|3|nginx + 2 instances, --gil --python-factor 50, 1 thread each|217|no
+stage-4-slow50|4|nginx + memcached + 2 instances, --gil --python-factor 50, 1 thread each|616 (homegrown) / 1750 (ab)|no
+fault-stage-3-kill|-|timeline: stage-3 under load, an instance killed at t = 5 s||yes
+fault-stage-4-memcached|-|timeline: stage-4 under load, memcached killed at t = 5 s||yes
+calibration|-|loadgen vs wrk, nginx serving 2 KB||yes
+ROWS
+)
+ALL_ROWS=$(echo "$ROW_TABLE" | awk -F'|' '$5 == "yes" { print $1 }' | tr '\n' ' ')
 
 # ---- options ---------------------------------------------------------------
 QUICK=0
 BUILD=1
+RATES=1
 USERS=100000
 DURATION=10s
 WARMUP=2s
 CONC=64
 OUT=""
-ALL_ROWS="ceiling-nginx-static ceiling-hyper-hello stage-1 stage-2 stage-2-gil stage-3-gil stage-3 stage-4 stage-4-noindex stage-2-cpython stage-3-cpython stage-4-cpython calibration"
 ROWS=""
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
+    --no-rates) RATES=0 ;;
     --users) USERS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --concurrency|-c) CONC=$2; shift ;;
     --rows) ROWS=$2; shift ;;
     --out) OUT=$2; shift ;;
+    --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+# Durations of the parts that are not a --duration run (each a knob here,
+# with the reason):
+# - the warm row's warm-up: the realistic mix spreads over 1.6 M pages
+#   (Zipf), so the hit ratio keeps rising for a while; 60 s is where it
+#   changed by less than 2 points over the next 10 s on this machine
+#   (the report checks it on every run, from the timeline).
+WARM_WARMUP=60s
+# - the rate sweep: 5 s per rate after 1 s of warm-up; stops at the first
+#   rate the row cannot sustain (report::latency's rule).
+RATE_LIST="100 300 1000 3000 10000 30000"
+RATE_DUR=5s
+RATE_WARMUP=1s
+# - the fault demos: 12 s of load, the fault at 5 s.
+FAULT_SECS=12
+FAULT_AT=5
+CAL_PAIRS=3
 if [ "$QUICK" = 1 ]; then
   # Small data set, short runs: the whole table in a few minutes (CI runs this).
   [ "$USERS" = 100000 ] && USERS=2000
-  [ "$DURATION" = 10s ] && DURATION=3s
-  [ "$WARMUP" = 2s ] && WARMUP=1s
+  [ "$DURATION" = 10s ] && DURATION=2s
+  [ "$WARMUP" = 2s ] && WARMUP=500ms
+  WARM_WARMUP=3s
+  RATE_LIST="100 300"
+  RATE_DUR=1s
+  RATE_WARMUP=0s
+  FAULT_SECS=6
+  FAULT_AT=2
+  CAL_PAIRS=1
   # A quick run never replaces the results of a full one (results/ holds
   # the committed run): it goes where git ignores it, unless --out says.
   OUT=${OUT:-target/compare-quick}
@@ -68,11 +135,15 @@ TMP="$RUN/tmp"
 mkdir -p "$RAW" "$TMP"
 : > "$RAW/commands.txt"
 printf 'row\tstage\tdescription\ttalk_rps\tstatus\treason\n' > "$RAW/rows.tsv"
+printf 'part\tseconds\n' > "$RAW/timing.tsv"
 FAILED=0
 
-log() { printf '[compare] %s\n' "$*" >&2; }
+NROWS=$(echo $ROWS | wc -w)
+ROWNO=0
+log() { local t=$(( $(date +%s) - T0 )); printf '[compare %02d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*" >&2; }
 # Runs a command, recording it in commands.txt.
 run() { printf '%s\n' "$*" >> "$RAW/commands.txt"; "$@"; }
+part_done() { printf '%s\t%s\n' "$1" "$(( $(date +%s) - $2 ))" >> "$RAW/timing.tsv"; }
 
 # ---- cleanup: nothing we started outlives the script -------------------------
 STARTED=()   # pids of process groups we started (each via setsid)
@@ -105,7 +176,8 @@ descendants() {
 }
 
 # ---- 1. tools, build, data ----------------------------------------------------
-log "system packages"
+t=$(date +%s)
+log "system packages (and the CPython peer's virtual environment)"
 scripts/setup.sh
 log "release build (one profile for every stage and tool)"
 if [ "$BUILD" = 1 ]; then
@@ -114,6 +186,8 @@ if [ "$BUILD" = 1 ]; then
 fi
 BIN=$ROOT/target/release
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+PEER=$ROOT/peers/python
+PYTHON=$PEER/.venv/bin/python
 
 DATA=$ROOT/data
 DB=$DATA/flickrkillr-$USERS.db
@@ -132,6 +206,7 @@ seed_db() { # path, extra args; reuses a database built with the same parameters
 mkdir -p "$DATA"
 seed_db "$DB"
 seed_db "$NOINDEX_DB" --no-index
+part_done "build and seed" "$t"
 
 # ---- 2. the record of what ran where -----------------------------------------
 ver() { "$@" 2>&1 | head -n 1 || true; }
@@ -144,6 +219,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
   echo "kernel: $(uname -r)"
   echo "rustc: $(ver rustc --version)"
+  echo "python: $(ver "$PYTHON" --version) ($("$PYTHON" -c 'import cherrypy, pymemcache; print("CherryPy", cherrypy.__version__, "pymemcache", pymemcache.__version__)' 2>&1))"
   echo "nginx: $(ver "$NGINX" -v)"
   echo "memcached: $(ver memcached -V)"
   echo "wrk: $(wrk -v 2>&1 | head -n 1 | cut -c1-60)"
@@ -156,7 +232,9 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "users: $USERS"
   echo "duration: $DURATION"
   echo "warmup: $WARMUP"
+  echo "warm row warm-up: $WARM_WARMUP"
   echo "concurrency: $CONC"
+  echo "rates: $([ "$RATES" = 1 ] && echo "$RATE_LIST ($RATE_DUR each after $RATE_WARMUP)" || echo no)"
   echo "quick: $([ "$QUICK" = 1 ] && echo yes || echo no)"
   echo "single URL: /user/user42"
   echo "database: $DB"
@@ -167,13 +245,14 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "-- the same, without the index ($NOINDEX_DB)"
   sqlite3 "$NOINDEX_DB" "EXPLAIN QUERY PLAN SELECT id, title, taken_at, file FROM photos WHERE user_id = 42 ORDER BY id DESC LIMIT 21 OFFSET 0"
 } > "$RAW/explain.txt"
+"$BIN/stage-4" cache-size --db "$DB" > "$RAW/cache-size.txt" 2>&1 || true
 
 # ---- 3. starting and stopping a row ---------------------------------------------
 PID=""; URL=""
 start() { # row log cmd...
   local row=$1 logf=$2; shift 2
   printf '%s\n' "$*" >> "$RAW/commands.txt"
-: > "$logf"
+  : > "$logf"
   setsid "$@" > "$logf" 2>&1 < /dev/null &
   PID=$!
   STARTED+=("$PID")
@@ -204,11 +283,10 @@ stop() { # stops PID and every process it started; returns 1 if any is left
 . "$ROOT/scripts/lib/static-nginx.sh"
 NGINX_DIR=$TMP/nginx-static
 
-# ---- 4. the rows -----------------------------------------------------------------
+# ---- 4. measuring -----------------------------------------------------------------
 USER_PATH=/user/user42
-# The cpython rows' interpreter factor, from its one definition (app::CPYTHON_FACTOR).
+# The emulated interpreter's factor, from its one definition (app::CPYTHON_FACTOR).
 PYF=$(sed -n 's/^pub const CPYTHON_FACTOR: u32 = \([0-9]*\);.*/\1/p' crates/app/src/gil.rs | head -n 1)
-CPYTHON="--gil --python-factor ${PYF:?CPYTHON_FACTOR not found in crates/app/src/gil.rs} --threads 1"
 # The user page as stage-2 renders it: the static ceilings serve the same bytes.
 log "capturing the user page for the static ceilings"
 cp "$DB" "$TMP/page.db"
@@ -220,51 +298,128 @@ PAGE_BYTES=$(stat -c %s "$TMP/page.html" 2>/dev/null || echo 5000)
 head -c 2048 /dev/urandom | base64 -w 0 | head -c 2048 > "$TMP/static2k.html"
 
 row_line() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RAW/rows.tsv"; }
+spec() { echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $'"$2"' }'; }
+
+# cpu ROW TOOL DELAY CMD...: CMD inside cpuwatch, which writes the CPU of
+# every process under $PID (and of CMD itself) over the measured window.
+cpu() {
+  local row=$1 tool=$2 delay=$3; shift 3
+  run "$BIN/cpuwatch" --tree "$PID" --delay "$delay" --json "$RAW/$row.$tool.cpu.json" -- "$@"
+}
 
 measure() { # row url db(or -) realistic(yes/no)
   local row=$1 url=$2 db=$3 realistic=$4
   if [ "$realistic" = yes ]; then
     log "$row: loadgen realistic"
-    run "$BIN/loadgen" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+    cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-realistic.json" "$url/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
   fi
   log "$row: loadgen single"
-  run "$BIN/loadgen" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+  cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
     --json "$RAW/$row.loadgen-single.json" "$url$USER_PATH" > "$RAW/$row.loadgen-single.txt" 2>&1 || true
   log "$row: ab -k"
-  run ab -k -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab-k.txt" 2>&1 || true
+  cpu "$row" ab-k 0s ab -k -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab-k.txt" 2>&1 || true
   log "$row: ab (a connection per request)"
-  run ab -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab.txt" 2>&1 || true
+  cpu "$row" ab 0s ab -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab.txt" 2>&1 || true
   log "$row: wrk"
-  run wrk -t2 -c "$CONC" -d "$DURATION" --latency "$url$USER_PATH" > "$RAW/$row.wrk.txt" 2>&1 || true
+  cpu "$row" wrk 0s wrk -t2 -c "$CONC" -d "$DURATION" --latency "$url$USER_PATH" > "$RAW/$row.wrk.txt" 2>&1 || true
 }
 
-stage_row() { # row stage description talk db cmd...
-  local row=$1 stage=$2 desc=$3 talk=$4 db=$5; shift 5
-  local copy="$TMP/$row.db"
+# Latency at fixed offered rates: open loop, the realistic mix; stops at
+# the first rate the row cannot sustain (achieved < 95% of offered, or
+# more than 1% errors: the report applies the same rule).
+sweep() { # row url db
+  local row=$1 url=$2 db=$3 r json rps errs reqs
+  [ "$RATES" = 1 ] || return 0
+  for r in $RATE_LIST; do
+    log "$row: $r req/s offered"
+    json="$RAW/$row.rate-$r.json"
+    run "$BIN/loadgen" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
+      --json "$json" "$url/" > /dev/null 2>&1 || true
+    rps=$(sed -n 's/^  "rps": \([0-9.]*\),$/\1/p' "$json" | head -n 1)
+    reqs=$(sed -n 's/^  "requests": \([0-9]*\),$/\1/p' "$json" | head -n 1)
+    errs=$(tr -d '\n ' < "$json" | sed -n 's/.*"errors":{"total":\([0-9]*\).*/\1/p')
+    if ! awk -v a="${rps:-0}" -v o="$r" -v e="${errs:-0}" -v n="${reqs:-0}" \
+        'BEGIN { exit !(a >= 0.95 * o && e <= 0.01 * (n + e)) }'; then
+      log "$row: $r req/s not sustained (${rps:-?} achieved, ${errs:-?} errors): the sweep stops"
+      break
+    fi
+  done
+}
+
+stage_row() { # row db cmd...
+  local row=$1 db=$2; shift 2
+  local stage desc talk copy cmd=() a skip=()
+  stage=$(spec "$row" 2); desc=$(spec "$row" 3); talk=$(spec "$row" 4)
+  copy="$TMP/$row.db"
   cp "$db" "$copy"
-  local cmd=() a
   for a in "$@"; do cmd+=("${a//@DB@/$copy}"); done
-  log "== $row: $desc"
   if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen 127.0.0.1:0; then
     row_line "$row" "$stage" "$desc" "$talk" failed "did not start: $(tail -n 2 "$RAW/$row.log" | tr '\t\n' '  ')"
     FAILED=1; stop || true; return
   fi
   # stage-4's documented exemption (crates/stage-4/src/nginx.rs, HALF_CLOSE):
   # nginx's memcached module abandons half-closed clients.
-  local skip=()
   [ "$stage" = 4 ] && skip=(--skip half-close)
   if ! run "$BIN/loadgen" verify "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
     row_line "$row" "$stage" "$desc" "$talk" failed "verification failed: $(grep -m1 -i 'fail' "$RAW/$row.verify.txt" | tr '\t' ' ')"
     FAILED=1; stop || true; return
   fi
-  measure "$row" "$URL" "$copy" yes
+  if [ "$row" = stage-4-warm ]; then
+    # The realistic mix only, after a warm-up long enough for the hit ratio
+    # to settle; the timeline shows (and the report checks) that it did.
+    log "$row: loadgen realistic after $WARM_WARMUP of warm-up"
+    cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
+      --timeline --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+  else
+    measure "$row" "$URL" "$copy" yes
+    case "$row" in
+      stage-[1234]|python-[1234]) sweep "$row" "$URL" "$copy" ;;
+    esac
+  fi
   if stop; then
     row_line "$row" "$stage" "$desc" "$talk" ok ""
   else
     row_line "$row" "$stage" "$desc" "$talk" failed "processes left running after stop (killed)"
     FAILED=1
   fi
+  rm -f "$copy" "$copy-wal" "$copy-shm"
+}
+
+# A fault under load, recorded second by second: the row's stage under the
+# realistic mix for FAULT_SECS, `kill` at FAULT_AT (events.tsv says when,
+# and when the supervisor had restarted what was killed).
+fault_row() { # row needle-of-the-victim-process cmd...
+  local row=$1 needle=$2; shift 2
+  local desc copy victim t1 cmd=() a
+  desc=$(spec "$row" 3)
+  copy="$TMP/$row.db"
+  cp "$DB" "$copy"
+  for a in "$@"; do cmd+=("${a//@DB@/$copy}"); done
+  if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen 127.0.0.1:0; then
+    row_line "$row" - "$desc" "" failed "did not start"; FAILED=1; stop || true; return
+  fi
+  log "$row: ${FAULT_SECS}s of the realistic mix, the fault at ${FAULT_AT}s"
+  run "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "${FAULT_SECS}s" -w 1s --timeline --quiet \
+    --json "$RAW/$row.timeline.json" "$URL/" > "$RAW/$row.txt" 2>&1 &
+  local lg=$!
+  sleep $((FAULT_AT + 1))   # the warm-up second, then FAULT_AT seconds of measurement
+  victim=$(for k in $(descendants "$PID"); do tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -q -- "$needle" && echo "$k"; done | head -n 1)
+  # Events in wall-clock time: the report places them on the timeline
+  # (whose JSON says when its measurement started).
+  printf 'unix_s\tevent\n%s\t%s\n' "$(date +%s.%N)" "kill -9 of${needle% *} (pid ${victim:-none})" > "$RAW/$row.events.tsv"
+  if [ -n "$victim" ]; then kill -KILL "$victim"; fi
+  # When a new process runs in its place.
+  local i new=""
+  for ((i = 0; i < 100; i++)); do
+    new=$(for k in $(descendants "$PID"); do tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -q -- "$needle" && echo "$k"; done | grep -v "^${victim:-x}$" | head -n 1)
+    [ -n "$new" ] && break
+    sleep 0.05
+  done
+  [ -n "$new" ] && printf '%s\t%s\n' "$(date +%s.%N)" "restarted (pid $new)" >> "$RAW/$row.events.tsv"
+  wait "$lg" || true
+  if stop; then row_line "$row" - "$desc" "" ok ""
+  else row_line "$row" - "$desc" "" failed "processes left running after stop (killed)"; FAILED=1; fi
   rm -f "$copy" "$copy-wal" "$copy-shm"
 }
 
@@ -293,11 +448,15 @@ ensure_static_nginx() {
   return 1
 }
 
+# ---- 5. the rows -----------------------------------------------------------------
 for row in $ROWS; do
+  ROWNO=$((ROWNO + 1))
+  t=$(date +%s)
+  log "== row $ROWNO/$NROWS: $row — $(spec "$row" 3)"
   case "$row" in
     ceiling-nginx-static)
       if ensure_static_nginx; then
-        log "== $row"
+        PID=$NGINX_PID
         measure "$row" "$static_nginx_url" - no
         row_line "$row" - "nginx serving a static copy of the user page ($PAGE_BYTES bytes)" - ok ""
       else
@@ -305,59 +464,69 @@ for row in $ROWS; do
       fi ;;
     ceiling-hyper-hello)
       if start "$row" "$RAW/$row.log" "$BIN/examples/hello" --listen 127.0.0.1:0 --bytes "$PAGE_BYTES"; then
-        log "== $row"
         measure "$row" "$URL" - no
         if stop; then row_line "$row" - "bare hyper answering $PAGE_BYTES bytes (2 threads)" - ok ""
         else row_line "$row" - "bare hyper" - failed "processes left running"; FAILED=1; fi
       else
         row_line "$row" - "bare hyper" - failed "did not start"; FAILED=1
       fi ;;
-    stage-1) stage_row "$row" 1 "CGI: a process per request" 23 "$DB" "$BIN/stage-1" --db @DB@ ;;
-    stage-2) stage_row "$row" 2 "app server, 2 threads, no GIL" 139 "$DB" "$BIN/stage-2" --db @DB@ ;;
-    stage-2-gil) stage_row "$row" 2 "app server, 2 threads, --gil (CPython's limit)" 139 "$DB" "$BIN/stage-2" --db @DB@ --gil ;;
-    stage-3-gil) stage_row "$row" 3 "nginx + 2 instances, --gil" 217 "$DB" "$BIN/stage-3" --instances 2 --db @DB@ --gil ;;
-    stage-3) stage_row "$row" 3 "nginx + 2 instances, no GIL" 217 "$DB" "$BIN/stage-3" --instances 2 --db @DB@ ;;
-    stage-4) stage_row "$row" 4 "nginx + memcached + 2 instances" "616 (homegrown) / 1750 (ab)" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
-    stage-4-noindex) stage_row "$row" 4 "stage-4 on the database without the index" "28" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
-    # The cpython series: the same stages with the GIL *and* the interpreter's
-    # weight (work under the lock costs CPYTHON_FACTOR times its Rust CPU
-    # time, crates/app/src/gil.rs), one thread per process (threads do not
-    # add CPU under a GIL). The talk's situation, where the Python work
-    # dwarfs nginx, memcached and the load generator.
-    stage-2-cpython) stage_row "$row" 2 "app server, --gil --python-factor $PYF, 1 thread" 139 "$DB" "$BIN/stage-2" --db @DB@ $CPYTHON ;;
-    stage-3-cpython) stage_row "$row" 3 "nginx + 2 instances, --gil --python-factor $PYF, 1 thread each" 217 "$DB" "$BIN/stage-3" --instances 2 --db @DB@ $CPYTHON ;;
-    stage-4-cpython) stage_row "$row" 4 "nginx + memcached + 2 instances, --gil --python-factor $PYF, 1 thread each" "616 (homegrown) / 1750 (ab)" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ $CPYTHON ;;
+    stage-1) stage_row "$row" "$DB" "$BIN/stage-1" --db @DB@ ;;
+    stage-2) stage_row "$row" "$DB" "$BIN/stage-2" --db @DB@ ;;
+    stage-2-gil) stage_row "$row" "$DB" "$BIN/stage-2" --db @DB@ --gil ;;
+    stage-3-gil) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --db @DB@ --gil ;;
+    stage-3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --db @DB@ ;;
+    stage-4|stage-4-warm) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    stage-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    # The talk's own stack, deployed exactly as the Rust rows: the same CGI
+    # host, nginx configuration, supervisor and memcached (peers/python).
+    python-1) stage_row "$row" "$DB" "$BIN/stage-1" --app python --peer "$PEER" --db @DB@ ;;
+    python-2) stage_row "$row" "$DB" "$PYTHON" "$PEER/fk_serve.py" --sessions sqlite --db @DB@ ;;
+    python-3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
+    python-4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
+    python-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
+    fault-stage-3-kill) fault_row "$row" " instance --listen-fd" "$BIN/stage-3" --instances 2 --db @DB@ ;;
+    fault-stage-4-memcached) fault_row "$row" "memcached -l" "$BIN/stage-4" --instances 2 --db @DB@ ;;
     calibration)
       # loadgen's own cost: against nginx serving 2 KB, alternating with wrk;
       # the median pair is kept (quick: one pair).
       if ensure_static_nginx; then
-        log "== calibration: loadgen vs wrk on nginx, 2 KB"
-        pairs=3; [ "$QUICK" = 1 ] && pairs=1
         mkdir -p "$RAW/calibration-runs"
-        for ((p = 1; p <= pairs; p++)); do
+        for ((p = 1; p <= CAL_PAIRS; p++)); do
           run wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-runs/$p.wrk.txt" 2>&1 || true
           run "$BIN/loadgen" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
             --json "$RAW/calibration-runs/$p.loadgen-single.json" "$static_nginx_url/static2k.html" > /dev/null 2>&1 || true
         done
         # Median by wrk's req/s and by loadgen's req/s, each on its own.
-        med_wrk=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/^Requests\/sec: *//p' "$RAW/calibration-runs/$p.wrk.txt") $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
-        med_lg=$(for ((p = 1; p <= pairs; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$RAW/calibration-runs/$p.loadgen-single.json" | head -n 1) $p"; done | sort -n | sed -n "$(( (pairs + 1) / 2 ))p" | cut -d' ' -f2)
+        med_wrk=$(for ((p = 1; p <= CAL_PAIRS; p++)); do echo "$(sed -n 's/^Requests\/sec: *//p' "$RAW/calibration-runs/$p.wrk.txt") $p"; done | sort -n | sed -n "$(( (CAL_PAIRS + 1) / 2 ))p" | cut -d' ' -f2)
+        med_lg=$(for ((p = 1; p <= CAL_PAIRS; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$RAW/calibration-runs/$p.loadgen-single.json" | head -n 1) $p"; done | sort -n | sed -n "$(( (CAL_PAIRS + 1) / 2 ))p" | cut -d' ' -f2)
         cp "$RAW/calibration-runs/${med_wrk:-1}.wrk.txt" "$RAW/calibration.wrk.txt"
         cp "$RAW/calibration-runs/${med_lg:-1}.loadgen-single.json" "$RAW/calibration.loadgen-single.json"
-        row_line calibration - "loadgen vs wrk, nginx serving 2 KB, -c $CONC (median of $pairs alternating runs)" - ok ""
+        row_line calibration - "loadgen vs wrk, nginx serving 2 KB, -c $CONC (median of $CAL_PAIRS alternating runs)" - ok ""
       else
         row_line calibration - "loadgen vs wrk" - failed "nginx did not start"; FAILED=1
       fi ;;
-    *) log "unknown row $row (known: $ALL_ROWS)"; FAILED=1 ;;
+    # The emulated interpreter (--gil --python-factor, app::CPYTHON_FACTOR):
+    # not in the default rows; see the README for how it compares with the
+    # real CPython rows.
+    stage-[234]-slow50)
+      n=${row#stage-}; n=${n%%-*}
+      case "$n" in
+        2) stage_row "$row" "$DB" "$BIN/stage-2" --db @DB@ --gil --python-factor "$PYF" --threads 1 ;;
+        3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --db @DB@ --gil --python-factor "$PYF" --threads 1 ;;
+        4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ --gil --python-factor "$PYF" --threads 1 ;;
+      esac ;;
+    *) log "unknown row $row (see --list)"; FAILED=1 ;;
   esac
+  part_done "$row" "$t"
 done
 if [ -n "${NGINX_PID:-}" ]; then stop_group "$NGINX_PID" 10; fi
 
-# ---- 5. the report -------------------------------------------------------------------
+# ---- 6. the report -------------------------------------------------------------------
 rm -rf "$TMP"
+part_done total "$T0"
 log "report"
 run "$BIN/report" "$RAW" --out "$OUT"
 log "done: $( [ "$FAILED" = 0 ] && echo 'every row ok' || echo 'SOME ROWS FAILED (see the verify column and the reasons in the table)')"
-log "table:  $OUT/latest.md (also latest.csv, latest.svg, latest-phases.svg)"
-log "raw:    $RAW (every tool's output, machine.txt, commands.txt)"
+log "table:  $OUT/latest.md (also latest.csv and the charts latest*.svg)"
+log "raw:    $RAW (every tool's output and CPU, machine.txt, commands.txt, timing.tsv)"
 exit "$FAILED"

@@ -8,11 +8,13 @@
 //!   app writes each key on the server where nginx reads it;
 //! - [`memcached`]: the client, and the session, page and photo stores the
 //!   app's seams take;
-//! - [`nginx`]: the stage's `nginx.conf` (`templates/nginx.conf`).
+//! - [`nginx`]: the stage's `nginx.conf` (`templates/nginx.conf`);
+//! - [`sizes`]: how much memory the cache needs for a data set.
 
 pub mod keys;
 pub mod memcached;
 pub mod nginx;
 pub mod ring;
+pub mod sizes;
 
 pub use ring::Ring;

@@ -68,6 +68,23 @@ enum Cmd {
     /// Run one app-server instance (the supervisor starts these; or start
     /// them elsewhere and list them with --upstream).
     Instance(CachedInstanceArgs),
+    /// How much memory memcached needs to hold every page and photo of a
+    /// database (estimated from a sample of rendered pages), against the
+    /// memory the stage gives it.
+    CacheSize(CacheSizeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CacheSizeArgs {
+    /// The seeded database.
+    #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
+    db: PathBuf,
+    /// Directory of the photo pool (default: `photos/` beside the database).
+    #[arg(long, env = "FK_PHOTOS")]
+    photos: Option<PathBuf>,
+    /// User pages and photo pages rendered for the estimate (each).
+    #[arg(long, default_value_t = 2000)]
+    sample: u64,
 }
 
 /// The supervisor's options (the default mode).
@@ -137,6 +154,7 @@ fn main() {
     web::init_tracing();
     let result = match args.cmd {
         Some(Cmd::Instance(a)) => instance(a),
+        Some(Cmd::CacheSize(a)) => cache_size(a),
         None => supervise(args.sup),
     };
     if let Err(e) = result {
@@ -174,6 +192,34 @@ fn instance(a: CachedInstanceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `stage-4 cache-size`: what the whole site weighs in memcached.
+fn cache_size(a: CacheSizeArgs) -> anyhow::Result<()> {
+    let photos = a
+        .photos
+        .unwrap_or_else(|| model::schema::default_photos_dir(&a.db));
+    let e = stage_4::sizes::estimate(&a.db, &photos, a.sample)?;
+    let mb = |b: f64| b / (1024.0 * 1024.0);
+    println!(
+        "{} users: {} user pages of {:.0} B, {} photo pages of {:.0} B (means of {} rendered pages), {} photo files of {:.1} MB",
+        e.users,
+        e.user_pages,
+        e.user_page_bytes,
+        e.photo_pages,
+        e.photo_page_bytes,
+        e.sampled,
+        e.photo_files,
+        mb(e.photo_file_bytes as f64)
+    );
+    println!(
+        "every page and photo in memcached: {} MB (item overhead {} B, slab waste ×{}); the stage gives memcached {} MB (--memcached-mb)",
+        e.total_mb(),
+        stage_4::sizes::ITEM_OVERHEAD,
+        stage_4::sizes::SLAB_WASTE,
+        mcd::DEFAULT_MEMORY_MB
+    );
+    Ok(())
+}
+
 /// The supervisor: memcached, instances, nginx, until SIGINT/SIGTERM.
 fn supervise(a: Supervise) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -191,6 +237,26 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
     };
     let mut options = a.serve.to_args();
     options.extend(a.cache.to_args());
+    if memcached_bin.is_some() {
+        // Say whether memcached can hold the whole site (a quick sample).
+        let photos = a.serve.photos_dir();
+        if let Ok(e) = stage_4::sizes::estimate(&a.serve.db, &photos, 200) {
+            let need = e.total_mb();
+            if need > u64::from(a.memcached_mb) {
+                tracing::warn!(
+                    need_mb = need,
+                    memcached_mb = a.memcached_mb,
+                    "memcached cannot hold every page and photo of this database: it will evict (see `stage-4 cache-size`)"
+                );
+            } else {
+                tracing::info!(
+                    need_mb = need,
+                    memcached_mb = a.memcached_mb,
+                    "memcached can hold every page and photo of this database"
+                );
+            }
+        }
+    }
     let python = match a.app.app {
         peer::App::Rust => None,
         peer::App::Python => Some(peer::Peer::locate(&a.app.peer)?),
