@@ -155,19 +155,69 @@ pub fn account(
         *v = round_us(*v);
     }
     let window_s = b.taken.saturating_duration_since(a.taken).as_secs_f64();
+    let delta = |f: fn(&crate::procfs::MachineStat) -> u64| {
+        round_us(f(&b.machine).saturating_sub(f(&a.machine)) as f64 * tick)
+    };
     CpuReport {
         schema: SCHEMA.to_string(),
         window_s: round_us(window_s),
         cores: b.machine.cores,
         ticks_per_s,
-        machine_busy_s: round_us(b.machine.busy.saturating_sub(a.machine.busy) as f64 * tick),
-        machine_idle_s: round_us(b.machine.idle.saturating_sub(a.machine.idle) as f64 * tick),
+        machine_busy_s: delta(|m| m.busy),
+        machine_idle_s: delta(|m| m.idle),
+        machine_irq_s: delta(|m| m.irq),
+        machine_steal_s: delta(|m| m.steal),
+        outside_trees_s: round_us(outside_trees(a, b, cmd_pid) * tick),
         roles,
         processes,
         lost_processes: lost,
         command: Vec::new(),
         delay_s: 0.0,
     }
+}
+
+/// CPU ticks of every process outside the trees over the window: the
+/// same rules as for the trees (own time, children waited for, pre-window
+/// time of those taken off), approximate where processes come and go.
+/// The command's parent (cpuwatch) waited for the command, whose CPU is
+/// `load`'s: its children are not counted again here.
+fn outside_trees(a: &Snapshot, b: &Snapshot, cmd_pid: Option<u32>) -> f64 {
+    let cpuwatch = cmd_pid.and_then(|c| a.procs.get(&c)).map(|p| p.stat.ppid);
+    let mut ticks: i64 = 0;
+    for (pid, q) in &b.others {
+        let before = a.others.get(pid).filter(|p| p.starttime == q.starttime);
+        let (own0, reaped0) = before.map_or((0, 0), |p| (p.own_ticks(), p.reaped_ticks()));
+        ticks += q.own_ticks().saturating_sub(own0) as i64;
+        if Some(*pid) != cpuwatch {
+            ticks += q.reaped_ticks().saturating_sub(reaped0) as i64;
+        }
+    }
+    let alive = |pid: u32| {
+        a.others
+            .get(&pid)
+            .zip(b.others.get(&pid))
+            .is_some_and(|(p, q)| p.starttime == q.starttime)
+    };
+    for (pid, v) in &a.others {
+        if alive(*pid) {
+            continue;
+        }
+        // As in the trees: the nearest ancestor still alive waited for it
+        // (a build's make → sh → compiler: the compiler's whole life
+        // reaches make's cutime through sh).
+        let mut parent = v.ppid;
+        let reaper = loop {
+            match a.others.get(&parent) {
+                Some(_) if alive(parent) => break Some(parent),
+                Some(p) => parent = p.ppid,
+                None => break None,
+            }
+        };
+        if reaper.is_some() && reaper != cpuwatch {
+            ticks -= (v.own_ticks() + v.reaped_ticks()) as i64;
+        }
+    }
+    ticks.max(0) as f64
 }
 
 #[cfg(test)]
@@ -219,10 +269,15 @@ mod tests {
         p.add(12, "sh", 11, [1, 1, 0, 0], 120, "sh");
         p.add(13, "sleep", 12, [2, 0, 0, 0], 121, "sleep 9");
         // The load tool, and a child of it that exits in the window.
-        p.add(30, "loadgen", 1, [50, 30, 5, 5], 300, "loadgen");
+        p.add(30, "loadgen", 5, [50, 30, 5, 5], 300, "loadgen");
         p.add(31, "helper", 30, [3, 1, 0, 0], 301, "helper");
         // A process with pid 40 that will be replaced by another.
         p.add(40, "memcached", 10, [7, 0, 0, 0], 400, "memcached");
+        // Outside the trees: cpuwatch (the command's parent), a shell and
+        // its child.
+        p.add(5, "cpuwatch", 1, [1, 1, 0, 0], 50, "cpuwatch");
+        p.add(99, "bash", 1, [10, 0, 0, 0], 90, "bash");
+        p.add(98, "sleep", 99, [5, 0, 0, 0], 91, "sleep");
         let a = Snapshot::take(p.path(), &[10, 20], Some(30), None).unwrap();
 
         machine(&p, M1);
@@ -257,6 +312,12 @@ mod tests {
         // The command was waited for: gone, rusage says 2.00 s in all.
         p.remove(30);
         p.remove(31);
+        // cpuwatch waited for the command: its cutime has all of it.
+        p.add(5, "cpuwatch", 1, [2, 1, 200, 0], 50, "cpuwatch");
+        // 15 ticks of the shell's own, and 8 ticks of the child it waited
+        // for, 5 of them before the window.
+        p.add(99, "bash", 1, [25, 0, 8, 0], 90, "bash");
+        p.remove(98);
         let b = Snapshot::take(p.path(), &[10, 20], None, Some(&a)).unwrap();
         let r = account(
             &a,
@@ -292,6 +353,9 @@ mod tests {
         assert_eq!(r.roles[&Role::Memcached], 0.02);
         assert_eq!(r.roles[&Role::Load], 1.06);
         assert_eq!(r.roles[&Role::Nginx], 0.0);
+        // cpuwatch 1 + bash 15 + its child 3; the command is not counted
+        // again through cpuwatch.
+        assert_eq!(r.outside_trees_s, 0.19);
         assert_eq!(r.roles.len(), Role::ALL.len(), "every role, even at 0");
         // 12 was waited for by the instance 11 (alive): its 2 ticks before
         // the window come off 11's reaped figure, which stays at 0 (no

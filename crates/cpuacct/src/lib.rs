@@ -38,6 +38,9 @@
 //! | `ticks_per_s` | the unit of `/proc` times (`sysconf(_SC_CLK_TCK)`, 100): 10 ms resolution per process |
 //! | `machine_busy_s` | user + nice + system + irq + softirq + steal of every core |
 //! | `machine_idle_s` | idle + iowait of every core (busy + idle ≈ `window_s` × `cores`) |
+//! | `machine_irq_s` | irq + softirq, part of busy: what the kernel's tick found it doing outside a task (see below) |
+//! | `machine_steal_s` | steal, part of busy: a virtual machine's cores given to another guest |
+//! | `outside_trees_s` | CPU of every other process of the machine (kernel threads, cpuwatch, other programs): what else took the cores |
 //! | `roles` | `{role: cpu_s}` for every role of [`Role::ALL`] (`load`, `nginx`, `memcached`, `app`, `supervisor`, `cgi-host`, `cgi`, `lighttpd`, `other`), 0 when none |
 //! | `processes` | `[{pid, role, comm, cpu_s, reaped}]`: each process's own CPU; a line with `reaped: true` is the CPU of children that process waited for in the window (its cutime + cstime), charged to their role (`cgi` for a CGI host); the `roles` are the sums of these lines |
 //! | `lost_processes` | `[{pid, role, comm}]`: processes seen at the first snapshot, gone at the second, that nobody in the trees waited for: their CPU in the window is missing |
@@ -77,10 +80,19 @@
 //!   which adds their time to nobody.
 //! - Threads are inside their process's figures (every thread's, live or
 //!   exited).
-//! - Not charged to any process: the kernel's work outside process context
-//!   (softirq: most of loopback TCP's receive path, interrupts), other
-//!   processes on the machine, cpuwatch itself. The report shows it as
-//!   the rest: `machine_busy_s` − Σ `roles`.
+//! - **Kernel work is charged to the task it interrupted.** A process's
+//!   utime + stime is its scheduler run time, and the kernel's tick
+//!   charges an interrupt or softirq to whoever was running (it also counts
+//!   the tick in `/proc/stat`'s irq/softirq columns, so `machine_irq_s` is
+//!   *partly inside* the processes' figures, not beside them). On loopback
+//!   a packet is received in the sender's context: the TCP receive work of
+//!   a response lands in the server's stime, that of a request in the load
+//!   tool's.
+//! - What no role holds is the **rest**, `machine_busy_s` − Σ `roles`:
+//!   the other processes of the machine (`outside_trees_s`: other
+//!   programs, kernel threads such as ksoftirqd, cpuwatch itself), steal,
+//!   interrupts and softirqs that hit an idle core (the idle task has no
+//!   `/proc` entry), and processes outside the trees that came and went.
 
 pub mod account;
 pub mod procfs;
@@ -111,6 +123,9 @@ pub struct CpuReport {
     pub ticks_per_s: u64,
     pub machine_busy_s: f64,
     pub machine_idle_s: f64,
+    pub machine_irq_s: f64,
+    pub machine_steal_s: f64,
+    pub outside_trees_s: f64,
     pub roles: BTreeMap<Role, f64>,
     pub processes: Vec<ProcessCpu>,
     pub lost_processes: Vec<LostProcess>,
@@ -218,6 +233,9 @@ mod tests {
             ticks_per_s: 100,
             machine_busy_s: 0.5,
             machine_idle_s: 1.5,
+            machine_irq_s: 0.0,
+            machine_steal_s: 0.0,
+            outside_trees_s: 0.0,
             roles: Role::ALL.iter().map(|r| (*r, 0.0)).collect(),
             processes: vec![],
             lost_processes: vec![],
@@ -233,6 +251,9 @@ mod tests {
             "ticks_per_s",
             "machine_busy_s",
             "machine_idle_s",
+            "machine_irq_s",
+            "machine_steal_s",
+            "outside_trees_s",
             "roles",
             "processes",
             "lost_processes",
@@ -257,6 +278,9 @@ mod tests {
             ticks_per_s: 100,
             machine_busy_s: 0.5,
             machine_idle_s: 1.5,
+            machine_irq_s: 0.0,
+            machine_steal_s: 0.0,
+            outside_trees_s: 0.0,
             roles: Role::ALL.iter().map(|r| (*r, 0.0)).collect(),
             processes: vec![],
             lost_processes: vec![],

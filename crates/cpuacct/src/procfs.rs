@@ -18,6 +18,11 @@ pub struct MachineStat {
     /// idle + iowait: time a core had nothing to run (iowait is idle time
     /// with a disk request outstanding, not work).
     pub idle: u64,
+    /// irq + softirq, part of `busy`: interrupt and softirq work (network
+    /// receive processing among it) the kernel sampled outside a task.
+    pub irq: u64,
+    /// steal, part of `busy`: time the hypervisor gave to someone else.
+    pub steal: u64,
     /// The `cpuN` lines: cores the kernel accounts for.
     pub cores: usize,
 }
@@ -40,6 +45,8 @@ pub fn parse_machine_stat(text: &str) -> Result<MachineStat, Error> {
                 // user nice system idle iowait irq softirq steal guest guest_nice
                 out.busy = col(0) + col(1) + col(2) + col(5) + col(6) + col(7);
                 out.idle = col(3) + col(4);
+                out.irq = col(5) + col(6);
+                out.steal = col(7);
                 found = v.len() >= 4;
             }
             Some(w)
@@ -172,6 +179,7 @@ mod tests {
         // guest (40) and guest_nice (2) are inside user and nice already.
         assert_eq!(m.busy, 159866 + 7 + 50074 + 3 + 6897 + 500);
         assert_eq!(m.idle, 320483 + 1716);
+        assert_eq!((m.irq, m.steal), (3 + 6897, 500));
         assert_eq!(m.cores, 2, "cpufreq is not a core");
         // A kernel without steal/guest columns.
         let old = parse_machine_stat("cpu 10 0 5 100\ncpu0 10 0 5 100\n").unwrap();

@@ -25,6 +25,9 @@ pub struct Snapshot {
     pub taken: Instant,
     pub machine: MachineStat,
     pub procs: BTreeMap<u32, Proc>,
+    /// Every other process of the machine (kernel threads included): what
+    /// else took the cores during the window.
+    pub others: BTreeMap<u32, ProcStat>,
 }
 
 impl Snapshot {
@@ -99,10 +102,15 @@ impl Snapshot {
                 }
             }
         }
+        let others = all
+            .into_iter()
+            .filter(|(pid, _)| !procs.contains_key(pid))
+            .collect();
         Ok(Snapshot {
             taken,
             machine,
             procs,
+            others,
         })
     }
 
@@ -249,6 +257,12 @@ pub(crate) mod tests {
         assert_eq!(
             s.procs[&13].argv,
             ["/r/stage-3", "instance", "--listen-fd", "4"]
+        );
+        let others: Vec<u32> = s.others.keys().copied().collect();
+        assert_eq!(
+            others,
+            [1, 99],
+            "the rest of the machine, broken stat left out"
         );
 
         // Pid 14 re-parented to init: still followed (same start time);

@@ -331,6 +331,18 @@ fn known_workload() {
         "machine busy {} < roles {charged}",
         r.machine_busy_s
     );
+    // The trees and everything else are disjoint sets of processes: both
+    // together still fit in what the machine counted.
+    let processes = charged + r.outside_trees_s;
+    println!(
+        "  outside the trees {:.3} s; roles + outside {processes:.3} s <= busy {:.3} s + {slack:.3}; irq+softirq {:.3} s, steal {:.3} s",
+        r.outside_trees_s, r.machine_busy_s, r.machine_irq_s, r.machine_steal_s
+    );
+    assert!(
+        processes <= r.machine_busy_s + slack,
+        "processes {processes} s > machine busy {} s",
+        r.machine_busy_s
+    );
     let capacity = r.window_s * r.cores as f64;
     let seen = r.machine_busy_s + r.machine_idle_s;
     assert!(
