@@ -73,7 +73,7 @@ step "the main job, quick: every stage side by side, verified, with loadgen, ab 
 quick=target/compare-quick
 rm -rf "$quick"
 scripts/compare.sh --quick --out "$quick"
-for f in latest.csv latest.md latest.svg latest-phases.svg; do
+for f in latest.csv latest.md latest.svg latest-phases.svg latest-cpu.csv latest-cpu.svg; do
   [ -s "$quick/$f" ] || { echo "FAIL: compare.sh --quick did not write $quick/$f" >&2; exit 1; }
 done
 rows=$(ls "$quick"/*/raw/rows.tsv)

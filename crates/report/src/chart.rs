@@ -14,14 +14,14 @@ use super::render::{fmt_ms, fmt_rps, phase_names};
 use super::{Run, Tool};
 
 /// Everything plotters reports is turned into a message.
-fn e<E: std::fmt::Display>(err: E) -> String {
+pub(crate) fn e<E: std::fmt::Display>(err: E) -> String {
     err.to_string()
 }
 
 /// plotters' SVG backend writes `font-size` = size / 1.24; this gives the
 /// size in pixels.
 /// A chart's title and, under it, its subtitle, centred on a `w`-wide canvas.
-fn titles(
+pub(crate) fn titles(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     w: i32,
     title: &str,
@@ -42,7 +42,7 @@ fn titles(
     Ok(())
 }
 
-fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+pub(crate) fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     ("sans-serif", px * 1.24)
         .into_font()
         .color(&color)
@@ -51,12 +51,12 @@ fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
 
 /// A rough width of `s` in pixels at `px` (sans-serif averages ~0.56 em);
 /// only used to lay out legends, so erring wide is fine.
-fn text_width(s: &str, px: f64) -> i32 {
+pub(crate) fn text_width(s: &str, px: f64) -> i32 {
     (s.chars().count() as f64 * px * 0.58).ceil() as i32
 }
 
-const INK: RGBColor = RGBColor(33, 33, 33);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
+pub(crate) const INK: RGBColor = RGBColor(33, 33, 33);
+pub(crate) const MUTED: RGBColor = RGBColor(110, 110, 110);
 const FAILED: RGBColor = RGBColor(190, 30, 30);
 
 /// Okabe–Ito colours (readable with colour-blindness): loadgen warm, ab
@@ -104,7 +104,7 @@ fn phase_color(name: &str, unknown_index: usize) -> RGBColor {
 }
 
 /// Black or white text, whichever reads better on `bg`.
-fn readable_on(bg: RGBColor) -> RGBColor {
+pub(crate) fn readable_on(bg: RGBColor) -> RGBColor {
     let RGBColor(r, g, b) = bg;
     // Perceived brightness (ITU-R BT.601 weights).
     let y = 0.299 * r as f64 + 0.587 * g as f64 + 0.114 * b as f64;
@@ -144,14 +144,14 @@ fn fmt_figure(x: f64) -> String {
 }
 
 /// One legend entry.
-enum Swatch {
+pub(crate) enum Swatch {
     Box(RGBColor),
     Dash,
 }
 
 /// Draws legend entries left to right from (x, y), wrapping at `max_x`;
 /// returns the y below the last line.
-fn legend<DB: DrawingBackend>(
+pub(crate) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     entries: &[(Swatch, String)],
     x0: i32,
@@ -387,12 +387,17 @@ pub fn rps_chart(run: &Run) -> Result<String, String> {
 /// phase (mean ms per request), the total printed at its end.
 pub fn phases_chart(run: &Run) -> Result<String, String> {
     let rows: Vec<_> = run.rows.iter().filter(|r| r.phases.is_some()).collect();
-    let names = phase_names(run);
+    // A phase that overlaps the others (gil-held) would count its time
+    // twice in a stack.
+    let names: Vec<String> = phase_names(run)
+        .into_iter()
+        .filter(|n| !super::cpu::overlaps_other_phases(n))
+        .collect();
     let m = rows.len();
     let max_total = rows
         .iter()
         .filter_map(|r| r.phases.as_ref())
-        .map(|(_, p)| p.values().sum::<f64>())
+        .map(|(_, p)| super::cpu::additive_total(p))
         .fold(0.0, f64::max);
     // Room to the right of the longest bar for its total.
     let xmax = if max_total > 0.0 {

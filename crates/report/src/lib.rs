@@ -11,6 +11,8 @@
 //!   `<row>.loadgen-single.json` (loadgen `--json`), `<row>.ab-k.txt`,
 //!   `<row>.ab.txt`, `<row>.wrk.txt` (the tools' stdout), and
 //!   `<row>.verify.txt` (`loadgen verify`'s output).
+//! - per row and tool, `<row>.<tool>.cpu.json`: `cpuwatch`'s figures for
+//!   the tool's measured interval (schema `flickrkillr-cpu/1`, crates/cpuacct).
 //! - `machine.txt`, `params.txt`, `commands.txt`, `explain.txt`: shown as
 //!   they are.
 //!
@@ -38,12 +40,22 @@
 //! - **where the time goes**: per row, the mean milliseconds per request of
 //!   each Server-Timing phase (see [`parse::phase_means`]), from the
 //!   realistic mix, or from the single URL when that file is missing.
+//!   `gil-held` (the time the GIL was held) overlaps the other phases: it
+//!   is shown but never added into a total.
+//! - **where the CPU goes**: per row and tool, µs of CPU per request and
+//!   cores busy by role, the rest of the machine (roles + rest = machine),
+//!   a flag when Σ roles misses the machine by more than 15%, the derived
+//!   capacity with the load tool elsewhere, the GIL's bound, and the
+//!   lessons as sentences made of these figures: see [`cpu`].
 //!
 //! Outputs: `latest.csv`, `latest.md`, `latest.svg` (req/s, log scale),
-//! `latest-phases.svg`, written to `--out` (default: RAW_DIR's grandparent,
+//! `latest-phases.svg`, `latest-cpu.csv`, `latest-cpu.svg` (µs of CPU per
+//! request by role), written to `--out` (default: RAW_DIR's grandparent,
 //! `results/`) and to the run directory (RAW_DIR's parent).
 
 pub mod chart;
+pub mod chart_cpu;
+pub mod cpu;
 pub mod parse;
 pub mod render;
 
@@ -229,6 +241,8 @@ pub struct Run {
     pub explain: Option<String>,
     /// Things the reader of the report should know about the raw files.
     pub warnings: Vec<String>,
+    /// Where the CPU went, from the `<row>.<tool>.cpu.json` files.
+    pub cpu: cpu::CpuRun,
 }
 
 /// The rows compare.sh runs, in its order: used to order rows found only
@@ -372,6 +386,7 @@ impl Run {
             .or_else(|| raw_dir.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "run".into());
+        let cpu = cpu::CpuRun::load(raw_dir, &rows);
         Ok(Run {
             raw_dir: raw_dir.to_path_buf(),
             name,
@@ -381,6 +396,7 @@ impl Run {
             commands: read("commands.txt"),
             explain: read("explain.txt"),
             warnings,
+            cpu,
         })
     }
 
@@ -537,8 +553,15 @@ pub struct Written {
     pub warnings: Vec<String>,
 }
 
-/// The four output files' names.
-pub const OUTPUTS: [&str; 4] = ["latest.csv", "latest.md", "latest.svg", "latest-phases.svg"];
+/// The output files' names.
+pub const OUTPUTS: [&str; 6] = [
+    "latest.csv",
+    "latest.md",
+    "latest.svg",
+    "latest-phases.svg",
+    "latest-cpu.csv",
+    "latest-cpu.svg",
+];
 
 /// Reads RAW_DIR and writes the report to `out` (default: RAW_DIR's
 /// grandparent) and to RAW_DIR's parent, the run directory.
@@ -566,6 +589,11 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
         file: "latest-phases.svg",
         why,
     })?;
+    let cpu_csv = cpu::csv(&run.cpu);
+    let cpu_svg = chart_cpu::cpu_chart(&run).map_err(|why| Error::Chart {
+        file: "latest-cpu.svg",
+        why,
+    })?;
     let mut dirs = vec![out.clone()];
     if let Some(d) = run_dir
         && d != out
@@ -581,6 +609,8 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
             ("latest.md", &md),
             ("latest.svg", &rps_svg),
             ("latest-phases.svg", &phases_svg),
+            ("latest-cpu.csv", &cpu_csv),
+            ("latest-cpu.svg", &cpu_svg),
         ] {
             let path = dir.join(name);
             write_atomically(&path, body.as_bytes())?;

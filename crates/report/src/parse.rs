@@ -319,6 +319,8 @@ fn no_result(text: &str, fallback: &str) -> String {
                 && !l.starts_with("Copyright")
                 && !l.starts_with("Licensed to")
                 && !l.starts_with("This is ApacheBench")
+                // cpuwatch (crates/cpuacct) wraps the tool and shares its stderr.
+                && !l.starts_with("cpuwatch: ")
         })
         // ab prints its error on the "Benchmarking HOST (be patient)..." line.
         .map(|l| l.rsplit_once("...").map_or(l, |(_, e)| e).trim())

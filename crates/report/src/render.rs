@@ -184,11 +184,13 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
     cache_hits(&mut o, run);
     no_index(&mut o, run);
     phases_table(&mut o, run);
+    super::cpu::markdown(&mut o, run);
 
     o.push_str("## Charts\n\n");
     o.push_str("![Requests per second per row and tool, log scale](latest.svg)\n\n");
     o.push_str("![Where the time goes: mean ms per request and Server-Timing phase](latest-phases.svg)\n\n");
-    o.push_str("[latest.svg](latest.svg) · [latest-phases.svg](latest-phases.svg) · [latest.csv](latest.csv)\n\n");
+    o.push_str("![Where the CPU goes: µs of CPU per request, by role](latest-cpu.svg)\n\n");
+    o.push_str("[latest.svg](latest.svg) · [latest-phases.svg](latest-phases.svg) · [latest.csv](latest.csv) · [latest-cpu.svg](latest-cpu.svg) · [latest-cpu.csv](latest-cpu.csv)\n\n");
 
     o.push_str("## Commands\n\n");
     match run.commands.as_deref() {
@@ -522,6 +524,12 @@ fn phases_table(o: &mut String, run: &Run) {
         o.push_str("— (no loadgen JSON with Server-Timing)\n\n");
         return;
     }
+    if names.iter().any(|n| super::cpu::overlaps_other_phases(n)) {
+        o.push_str(
+            "`gil-held` is the time the GIL was held, *while* the other phases ran: shown, \
+             not added into the total.\n\n",
+        );
+    }
     o.push_str("| row | mix | total ms |");
     for n in &names {
         let _ = write!(o, " {n} |");
@@ -535,7 +543,7 @@ fn phases_table(o: &mut String, run: &Run) {
         let Some((tool, phases)) = &row.phases else {
             continue;
         };
-        let total: f64 = phases.values().sum();
+        let total = super::cpu::additive_total(phases);
         let mix = if *tool == Tool::LoadgenRealistic {
             "realistic"
         } else {

@@ -87,7 +87,7 @@ fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
             results_dir.display()
         );
     }
-    assert_eq!(written.files.len(), 8);
+    assert_eq!(written.files.len(), 2 * report::OUTPUTS.len());
 
     // --- CSV ---
     let csv = read(&results_dir.join("latest.csv"));
