@@ -243,6 +243,7 @@ fn json_report_has_the_documented_keys() {
         "server_timing",
         "served_by",
         "cache_hits",
+        "timeline",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
