@@ -7,6 +7,7 @@
 //! on the left), and row ids under a bar group need two lines to stay
 //! readable at a width that fits a screen.
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -14,14 +15,14 @@ use super::render::{fmt_ms, fmt_rps, phase_names};
 use super::{Run, Tool};
 
 /// Everything plotters reports is turned into a message.
-fn e<E: std::fmt::Display>(err: E) -> String {
+pub(crate) fn e<E: std::fmt::Display>(err: E) -> String {
     err.to_string()
 }
 
 /// plotters' SVG backend writes `font-size` = size / 1.24; this gives the
 /// size in pixels.
 /// A chart's title and, under it, its subtitle, centred on a `w`-wide canvas.
-fn titles(
+pub(crate) fn titles(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     w: i32,
     title: &str,
@@ -42,7 +43,7 @@ fn titles(
     Ok(())
 }
 
-fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+pub(crate) fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     ("sans-serif", px * 1.24)
         .into_font()
         .color(&color)
@@ -51,13 +52,31 @@ fn text(px: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
 
 /// A rough width of `s` in pixels at `px` (sans-serif averages ~0.56 em);
 /// only used to lay out legends, so erring wide is fine.
-fn text_width(s: &str, px: f64) -> i32 {
+pub(crate) fn text_width(s: &str, px: f64) -> i32 {
     (s.chars().count() as f64 * px * 0.58).ceil() as i32
 }
 
-const INK: RGBColor = RGBColor(33, 33, 33);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
-const FAILED: RGBColor = RGBColor(190, 30, 30);
+pub(crate) const INK: RGBColor = RGBColor(33, 33, 33);
+pub(crate) const MUTED: RGBColor = RGBColor(110, 110, 110);
+pub(crate) const FAILED: RGBColor = RGBColor(190, 30, 30);
+
+/// Colours for series that have no fixed colour of their own (rows in the
+/// latency chart, instances in a timeline): Okabe–Ito, then a few more.
+pub(crate) fn series_color(i: usize) -> RGBColor {
+    const ALL: [RGBColor; 10] = [
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(204, 121, 167),
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(120, 120, 120),
+        RGBColor(166, 118, 29),
+        RGBColor(117, 112, 179),
+        RGBColor(102, 166, 30),
+    ];
+    ALL[i % ALL.len()]
+}
 
 /// Okabe–Ito colours (readable with colour-blindness): loadgen warm, ab
 /// blue, wrk green.
@@ -126,7 +145,7 @@ fn split_id(id: &str) -> (&str, &str) {
 }
 
 /// `1`, `10`, `100`, `1k`, … for the log axis.
-fn compact(v: f64) -> String {
+pub(crate) fn compact(v: f64) -> String {
     match v {
         v if v >= 1e6 => format!("{}M", v / 1e6),
         v if v >= 1e3 => format!("{}k", v / 1e3),
@@ -144,14 +163,19 @@ fn fmt_figure(x: f64) -> String {
 }
 
 /// One legend entry.
-enum Swatch {
+pub(crate) enum Swatch {
     Box(RGBColor),
     Dash,
+    /// A line in this colour.
+    Line(RGBColor),
+    Dashed(RGBColor),
+    /// A hollow dot.
+    Hollow(RGBColor),
 }
 
 /// Draws legend entries left to right from (x, y), wrapping at `max_x`;
 /// returns the y below the last line.
-fn legend<DB: DrawingBackend>(
+pub(crate) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     entries: &[(Swatch, String)],
     x0: i32,
@@ -176,6 +200,23 @@ fn legend<DB: DrawingBackend>(
                     vec![(x - 1, y), (x + 15, y)],
                     INK.stroke_width(3),
                 ))
+                .map_err(e)?,
+            Swatch::Line(c) => area
+                .draw(&PathElement::new(
+                    vec![(x - 1, y), (x + 15, y)],
+                    c.stroke_width(3),
+                ))
+                .map_err(e)?,
+            Swatch::Dashed(c) => area
+                .draw(&DashedPathElement::new(
+                    vec![(x - 1, y), (x + 15, y)],
+                    5,
+                    3,
+                    c.stroke_width(2),
+                ))
+                .map_err(e)?,
+            Swatch::Hollow(c) => area
+                .draw(&Circle::new((x + 7, y), 5, c.stroke_width(2)))
                 .map_err(e)?,
         }
         area.draw(&Text::new(
