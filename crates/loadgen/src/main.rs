@@ -396,6 +396,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_last_second_in_words() {
+        let s = Sample {
+            t_s: 3,
+            span_s: 1.0,
+            responses: 200,
+            rps: 200.0,
+            errors: loadgen::summary::Errors {
+                total: 3,
+                timeout: 1,
+                status: [("500".to_string(), 2)].into(),
+                ..Default::default()
+            },
+            latency_ms: Some(loadgen::timeline::SampleLatency { p50: 1.5, p99: 9.0 }),
+            cache_hits: 150,
+            served_by: [
+                ("stage-3 pid=1 i0".to_string(), 120),
+                ("stage-3 pid=2 i1".to_string(), 80),
+            ]
+            .into(),
+        };
+        assert_eq!(
+            last_second(&s),
+            "second 3: 200 req/s, 3 errors (timeout 1, 500: 2), p50 1.5 / p99 9 ms, \
+             75% hits, served by pid=1 i0 60% · pid=2 i1 40%"
+        );
+    }
+
+    #[test]
     fn served_by_split_drops_the_shared_prefix() {
         let m = std::collections::BTreeMap::from([
             ("stage-3 pid=12 i0".to_string(), 51),

@@ -315,7 +315,8 @@ impl Run {
             let row = Tool::ALL
                 .iter()
                 .find_map(|t| name.strip_suffix(&format!(".{}.{}", t.id(), t.extension())))
-                .or_else(|| name.strip_suffix(".verify.txt"));
+                .or_else(|| name.strip_suffix(".verify.txt"))
+                .or_else(|| latency::split_file_name(name).map(|(row, _)| row));
             if let Some(row) = row
                 && !row.is_empty()
                 && !specs.iter().any(|s| s.id == row)

@@ -390,6 +390,19 @@ fn timeline_inputs_that_are_refused() {
     );
 }
 
+/// Without rows.tsv, rows are found from the rate files' names too.
+#[test]
+fn rate_rows_without_rows_tsv() {
+    let (_tmp, raw) = results_tree();
+    std::fs::remove_file(raw.join("rows.tsv")).unwrap();
+    let run = report::Run::load(&raw).unwrap();
+    let ids: Vec<&str> = run.rows.iter().map(|r| r.spec.id.as_str()).collect();
+    assert_eq!(ids, ["stage-1", "stage-2", "stage-2-cpython", "nginx-404"]);
+    let rates: Vec<&str> = run.rates.iter().map(|r| r.row.as_str()).collect();
+    assert_eq!(rates, ids);
+    assert_eq!(run.rows[1].spec.stage, Some(2));
+}
+
 /// A RAW_DIR without rate or timeline files gets the report it always got.
 #[test]
 fn old_runs_get_no_new_sections() {
