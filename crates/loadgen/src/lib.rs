@@ -115,12 +115,18 @@
 //!       "latency_ms": null | { "p50": .., "p99": .. },   // null: no response that second
 //!       "cache_hits": 4700,
 //!       "served_by": { "<X-Served-By value>": count } }, ...
-//!   ]
+//!   ],
+//!   "timeline_zero_unix_s": null | 1764624001.123   // --timeline: wall clock at t_s = 0
 //! }
 //! ```
 //!
-//! Files written before `timeline` existed have no such key; they read as
-//! `null` (the schema is unchanged: the key is an addition).
+//! Files written before `timeline` existed have neither key; they read as
+//! `null` (the schema is unchanged: the keys are additions).
+//! `timeline_zero_unix_s` (Unix time, ms precision, of the end of the
+//! warm-up) lets a script that does something to the site during the run
+//! place it on the timeline from its own clock: `t_s = date - zero`. The
+//! process starts its clock only after reading the mix's site (0.4 s for
+//! 100k users), so the script's own start time is not a substitute.
 //!
 //! Kinds: `home`, `user`, `photo`, `static`, `login`, `comment`, `other`
 //! (`--mix single` files its one URL under the kind of its path). Server-Timing
@@ -296,6 +302,12 @@ pub fn run_with(
         }
     };
     let plan = Arc::new(engine::build_plan(cfg, target, requests)?);
+    // The wall-clock time of the timeline's t = 0, so that events a script
+    // timed with its own clock (`date +%s.%N`) land in the right second.
+    let zero_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs_f64() - plan.t0.elapsed().as_secs_f64() + cfg.warmup.as_secs_f64())
+        .ok();
     let (per_thread, measured) = engine::execute(plan.clone(), progress, cancel)?;
     let mut total = stats::Stats::new(cfg.rate.is_some(), matches!(cfg.mix, MixChoice::Single));
     for s in &per_thread {
@@ -319,6 +331,7 @@ pub fn run_with(
         duration_s: measured.as_secs_f64(),
     };
     let mut summary = Summary::new(info, &total);
+    summary.timeline_zero_unix_s = timeline.as_ref().and(zero_unix_s).map(summary::round3);
     summary.timeline = timeline;
     Ok(summary)
 }

@@ -229,6 +229,7 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("loading {url}"))?;
     if !a.timeline {
         report.timeline = None;
+        report.timeline_zero_unix_s = None;
     }
     bar.finish_and_clear();
     print!("{}", report.summary());

@@ -105,6 +105,10 @@ pub struct Summary {
     /// otherwise. Files written before the key existed read as `None`.
     #[serde(default)]
     pub timeline: Option<Vec<Sample>>,
+    /// With a timeline: the Unix time (s) of its `t_s = 0`, the end of the
+    /// warm-up, to place events timed by another clock.
+    #[serde(default)]
+    pub timeline_zero_unix_s: Option<f64>,
 }
 
 /// Run parameters the report repeats.
@@ -208,6 +212,7 @@ impl Summary {
             served_by,
             cache_hits: s.cache_hits,
             timeline: None,
+            timeline_zero_unix_s: None,
         }
     }
 

@@ -244,6 +244,7 @@ fn json_report_has_the_documented_keys() {
         "served_by",
         "cache_hits",
         "timeline",
+        "timeline_zero_unix_s",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }

@@ -26,6 +26,13 @@ fn at(r: &Summary, t: i64) -> &Sample {
         .unwrap_or_else(|| panic!("no sample for t={t}: {tl:?}"))
 }
 
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 fn share(part: u64, whole: u64) -> f64 {
     part as f64 / whole.max(1) as f64
 }
@@ -176,10 +183,18 @@ fn timeline_in_the_json() {
     let r = loadgen::run(&cfg).unwrap();
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert!(v["timeline"].is_null(), "not asked for");
+    assert!(v["timeline_zero_unix_s"].is_null());
 
     cfg.timeline = true;
     cfg.warmup = Duration::from_millis(300);
+    let before = unix_now();
     let r = loadgen::run(&cfg).unwrap();
+    // t = 0 is the end of the warm-up, on the wall clock.
+    let zero = r.timeline_zero_unix_s.expect("with a timeline");
+    assert!(
+        zero >= before + 0.299 && zero < before + 0.5,
+        "zero {zero}, started {before}"
+    );
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     let samples = v["timeline"].as_array().expect("an array");
     assert_eq!(samples[0]["t_s"], -1);
@@ -208,6 +223,7 @@ fn timeline_in_the_json() {
     assert_eq!(back, r);
     let mut old = v;
     old.as_object_mut().unwrap().remove("timeline");
+    old.as_object_mut().unwrap().remove("timeline_zero_unix_s");
     let old: Summary = serde_json::from_value(old).unwrap();
     assert_eq!(old.timeline, None);
 }

@@ -71,7 +71,9 @@ struct TimelineArgs {
     /// A loadgen --json file written with --timeline.
     json: PathBuf,
     /// Events to mark: TSV, `t_s<TAB>label` per line, seconds after the
-    /// warm-up (e.g. `5.0<TAB>kill instance i0`).
+    /// warm-up (e.g. `5.0<TAB>kill instance i0`), or `@UNIX<TAB>label` with
+    /// a Unix time (`date +%s.%N`), placed by the JSON's
+    /// timeline_zero_unix_s.
     #[arg(long)]
     events: Option<PathBuf>,
     /// The SVG to write.
@@ -119,7 +121,7 @@ fn timeline(a: TimelineArgs) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)
         .with_context(|| a.json.display().to_string())?;
     let events = match &a.events {
-        Some(p) => report::timeline::parse_events(&read(p)?)
+        Some(p) => report::timeline::parse_events(&read(p)?, run.zero_unix_s)
             .map_err(anyhow::Error::msg)
             .with_context(|| p.display().to_string())?,
         None => Vec::new(),

@@ -11,7 +11,9 @@
 //!
 //! Inputs: a loadgen JSON with a `timeline` and, optionally, an events file
 //! (TSV, `t_s<TAB>label` per line, `t_s` in seconds from the end of the
-//! warm-up like the samples; blank lines, `#` comments and a `t_s` header
+//! warm-up like the samples, or `@UNIX<TAB>label` with the Unix time a
+//! script took with `date +%s.%N`, placed by the JSON's
+//! `timeline_zero_unix_s`; blank lines, `#` comments and a `t_s` header
 //! line are skipped). In RAW_DIR: `<name>.timeline.json` and
 //! `<name>.events.tsv`, charted as `<name>-timeline.svg`.
 
@@ -40,6 +42,8 @@ pub struct TimelineRun {
     pub warmup_s: f64,
     pub duration_s: f64,
     pub samples: Vec<Sample>,
+    /// Unix time of `t_s = 0` (loadgen's `timeline_zero_unix_s`).
+    pub zero_unix_s: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +63,8 @@ struct Json {
     duration_s: f64,
     #[serde(default)]
     timeline: Option<Vec<Sample>>,
+    #[serde(default)]
+    timeline_zero_unix_s: Option<f64>,
 }
 
 /// A loadgen `--json` file written with `--timeline`.
@@ -79,6 +85,7 @@ pub fn parse(text: &str) -> Result<TimelineRun, String> {
         warmup_s: j.warmup_s,
         duration_s: j.duration_s,
         samples,
+        zero_unix_s: j.timeline_zero_unix_s,
     })
 }
 
@@ -90,8 +97,9 @@ pub struct Event {
     pub label: String,
 }
 
-/// An events file; the events sorted by time.
-pub fn parse_events(text: &str) -> Result<Vec<Event>, String> {
+/// An events file; the events sorted by time. `zero_unix_s` (the run's
+/// `timeline_zero_unix_s`) places `@UNIX` times.
+pub fn parse_events(text: &str, zero_unix_s: Option<f64>) -> Result<Vec<Event>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -99,15 +107,32 @@ pub fn parse_events(text: &str) -> Result<Vec<Event>, String> {
             continue;
         }
         let (t, label) = line.split_once('\t').unwrap_or((line, ""));
-        match t.trim().parse::<f64>() {
-            Ok(t_s) if t_s.is_finite() => out.push(Event {
-                t_s,
-                label: label.trim().to_string(),
-            }),
+        let (absolute, number) = match t.trim().strip_prefix('@') {
+            Some(rest) => (true, rest),
+            None => (false, t.trim()),
+        };
+        match number.parse::<f64>() {
+            Ok(x) if x.is_finite() => {
+                let t_s = match (absolute, zero_unix_s) {
+                    (false, _) => x,
+                    (true, Some(zero)) => ((x - zero) * 1000.0).round() / 1000.0,
+                    (true, None) => {
+                        return Err(format!(
+                            "line {}: {t:?} is a Unix time, and the run has no \
+                             timeline_zero_unix_s to place it (loadgen before it had one?)",
+                            n + 1
+                        ));
+                    }
+                };
+                out.push(Event {
+                    t_s,
+                    label: label.trim().to_string(),
+                });
+            }
             _ if t.trim() == "t_s" => {}
             _ => {
                 return Err(format!(
-                    "line {}: {t:?} is not a time in seconds (want t_s<TAB>label)",
+                    "line {}: {t:?} is not a time in seconds (want t_s<TAB>label or @UNIX<TAB>label)",
                     n + 1
                 ));
             }
@@ -155,14 +180,18 @@ pub fn find(raw_dir: &Path, names: &[String]) -> Vec<Found> {
         .iter()
         .filter_map(|n| n.strip_suffix(".timeline.json"))
         .filter(|n| !n.is_empty())
-        .map(|name| Found {
-            name: name.to_string(),
-            run: read(&format!("{name}.timeline.json"))
+        .map(|name| {
+            let run = read(&format!("{name}.timeline.json"))
                 .map_err(|e| e.to_string())
-                .and_then(|t| parse(&t)),
-            events: read(&format!("{name}.events.tsv"))
-                .ok()
-                .map(|t| parse_events(&t)),
+                .and_then(|t| parse(&t));
+            let zero = run.as_ref().ok().and_then(|r| r.zero_unix_s);
+            Found {
+                name: name.to_string(),
+                events: read(&format!("{name}.events.tsv"))
+                    .ok()
+                    .map(|t| parse_events(&t, zero)),
+                run,
+            }
         })
         .collect()
 }
@@ -821,6 +850,7 @@ mod tests {
     fn events_files() {
         let ev = parse_events(
             "t_s\tlabel\n# a comment\n\n5.6\ti0 restarted\r\n5.0\tkill instance i0\n-1\twarm\n",
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -840,9 +870,14 @@ mod tests {
                 },
             ]
         );
-        let err = parse_events("5.0\tok\nsoon\tbad\n").unwrap_err();
+        let err = parse_events("5.0\tok\nsoon\tbad\n", None).unwrap_err();
         assert!(err.starts_with("line 2:"), "{err}");
-        assert_eq!(parse_events("").unwrap(), []);
+        assert_eq!(parse_events("", None).unwrap(), []);
+        // Unix times, placed by the run's zero.
+        let ev = parse_events("@1764624005.25\tkill\n", Some(1764624001.0)).unwrap();
+        assert_eq!(ev[0].t_s, 4.25);
+        let err = parse_events("@1764624005.25\tkill\n", None).unwrap_err();
+        assert!(err.contains("timeline_zero_unix_s"), "{err}");
     }
 
     #[test]

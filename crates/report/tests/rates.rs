@@ -124,11 +124,15 @@ fn markdown_table_and_latency_chart() {
     let written = report::write_report(&raw, None).unwrap();
     let results = std::fs::canonicalize(tmp.path().join("results")).unwrap();
     for dir in [results.clone(), results.join("run")] {
-        for name in [report::LATENCY_SVG, "stage-3-kill-timeline.svg"] {
+        for name in [
+            report::LATENCY_SVG,
+            "stage-3-kill-timeline.svg",
+            "stage-3-kill-401-timeline.svg",
+        ] {
             assert!(dir.join(name).is_file(), "{name} in {}", dir.display());
         }
     }
-    assert_eq!(written.files.len(), 2 * (report::OUTPUTS.len() + 2));
+    assert_eq!(written.files.len(), 2 * (report::OUTPUTS.len() + 3));
     let md = read(&written.markdown);
     assert!(md.contains("## Latency at fixed offered rates"));
     assert!(
@@ -231,12 +235,24 @@ fn sustained_subcommand_applies_the_same_rule() {
     assert!(String::from_utf8_lossy(&closed.stderr).contains("closed-loop"));
 }
 
+fn report_timeline(name: &str, extra: &[&str], out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_report"))
+        .arg("timeline")
+        .arg(format!("{FIXTURE}/{name}.timeline.json"))
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn timeline_of_a_killed_instance() {
     let json = read(Path::new(&format!("{FIXTURE}/stage-3-kill.timeline.json")));
     let tl = timeline::parse(&json).unwrap();
     let t: Vec<i64> = tl.samples.iter().map(|s| s.t_s).collect();
     assert_eq!(t, [-1, 0, 1, 2, 3, 4, 5]);
+    assert_eq!(tl.zero_unix_s, Some(1796161248.048));
     // The measured seconds add up to the run's served_by (loadgen's rule).
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut measured = std::collections::BTreeMap::new();
@@ -248,52 +264,48 @@ fn timeline_of_a_killed_instance() {
     let run_level: std::collections::BTreeMap<String, u64> =
         serde_json::from_value(v["served_by"].clone()).unwrap();
     assert_eq!(measured, run_level);
-    // i0's old process answers until second 2, the new one from second 2.
-    let old = "stage-3 pid=27128 i0";
-    let new = "stage-3 pid=27183 i0";
+    // i0 was killed at t = 2.001: its old process answers in seconds -1..1,
+    // the new one from second 2; i1 throughout.
+    let old = "stage-3 pid=25518 i0";
+    let new = "stage-3 pid=25571 i0";
     let has = |t: i64, who: &str| tl.samples[(t + 1) as usize].served_by.contains_key(who);
-    assert!((-1..=2).all(|t| has(t, old)) && (3..=5).all(|t| !has(t, old)));
+    assert!((-1..=1).all(|t| has(t, old)) && (2..=5).all(|t| !has(t, old)));
     assert!((-1..=1).all(|t| !has(t, new)) && (2..=5).all(|t| has(t, new)));
     assert_eq!(
-        timeline::served_by_totals(&tl)["stage-3 pid=27129 i1"],
-        515 + 3088
+        timeline::served_by_totals(&tl)["stage-3 pid=25519 i1"],
+        544 + 3282
     );
 
-    let events = timeline::parse_events(&read(Path::new(&format!(
-        "{FIXTURE}/stage-3-kill.events.tsv"
-    ))))
+    // The script's Unix times, placed by the run's zero.
+    let events = timeline::parse_events(
+        &read(Path::new(&format!("{FIXTURE}/stage-3-kill.events.tsv"))),
+        tl.zero_unix_s,
+    )
     .unwrap();
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0].t_s, 2.03);
+    let at: Vec<f64> = events.iter().map(|e| e.t_s).collect();
+    assert_eq!(at, [2.001, 2.122]);
 
     let out = tempfile::tempdir().unwrap();
     let svg_path = out.path().join("kill.svg");
-    let cli = Command::new(env!("CARGO_BIN_EXE_report"))
-        .arg("timeline")
-        .arg(format!("{FIXTURE}/stage-3-kill.timeline.json"))
-        .arg("--events")
-        .arg(format!("{FIXTURE}/stage-3-kill.events.tsv"))
-        .arg("--out")
-        .arg(&svg_path)
-        .output()
-        .unwrap();
+    let events_file = format!("{FIXTURE}/stage-3-kill.events.tsv");
+    let cli = report_timeline("stage-3-kill", &["--events", &events_file], &svg_path);
     assert!(cli.status.success(), "{cli:?}");
     let svg = read(&svg_path);
     let t = texts(&svg);
     for want in [
         "Timeline: stage-3-kill",
-        "2.03 s  kill instance i0 (pid 27128)",
-        "2.18 s  i0 restarted (pid 27183)",
+        "2 s  kill instance i0 (pid 25518)",
+        "2.12 s  i0 restarted (pid 25571)",
         "responses/s",
         "offered 1,000 req/s",
-        "status 401",
+        "no errors",
         "p99",
         "p50",
         "responses with X-Cache: HIT",
         "no X-Cache: HIT responses",
         old,
         new,
-        "stage-3 pid=27129 i1",
+        "stage-3 pid=25519 i1",
         "warm-up",
         "seconds after the warm-up",
     ] {
@@ -313,25 +325,49 @@ fn timeline_of_a_killed_instance() {
 
     let md = read(&written.markdown);
     assert!(md.contains("## Timelines\n"));
-    assert!(md.contains("### `stage-3-kill`\n\n![Timeline of stage-3-kill, second by second](stage-3-kill-timeline.svg)"));
-    assert!(md.contains("lowest second: 896 req/s at t = 5 s; most errors: 1 at t = 2 s; highest p99: 389 ms at t = 5 s."), "{md}");
+    assert!(md.contains(
+        "### `stage-3-kill`\n\n![Timeline of stage-3-kill, second by second](stage-3-kill-timeline.svg)"
+    ));
     assert!(
-        md.contains("- 2.03 s: kill instance i0 (pid 27128)\n- 2.18 s: i0 restarted (pid 27183)\n")
+        md.contains(
+            "lowest second: 1,000 req/s at t = 0 s; no errors after the warm-up; highest p99: 88.6 ms at t = 2 s."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("- 2 s: kill instance i0 (pid 25518)\n- 2.12 s: i0 restarted (pid 25571)\n")
     );
 
     // --title, and no events.
-    let cli = Command::new(env!("CARGO_BIN_EXE_report"))
-        .arg("timeline")
-        .arg(format!("{FIXTURE}/stage-3-kill.timeline.json"))
-        .args(["--title", "Killing i0"])
-        .arg("--out")
-        .arg(&svg_path)
-        .output()
-        .unwrap();
+    let cli = report_timeline("stage-3-kill", &["--title", "Killing i0"], &svg_path);
     assert!(cli.status.success(), "{cli:?}");
     let t = texts(&read(&svg_path));
     assert!(t.iter().any(|x| x == "Killing i0"));
     assert!(!t.iter().any(|x| x.contains("kill instance")));
+}
+
+/// A run from before `timeline_zero_unix_s`, with events in seconds after
+/// the warm-up; on a busy machine, a visitor whose session was on i0 was
+/// logged out (401).
+#[test]
+fn timeline_with_relative_events_and_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let svg_path = out.path().join("401.svg");
+    let events_file = format!("{FIXTURE}/stage-3-kill-401.events.tsv");
+    let cli = report_timeline("stage-3-kill-401", &["--events", &events_file], &svg_path);
+    assert!(cli.status.success(), "{cli:?}");
+    let t = texts(&read(&svg_path));
+    for want in [
+        "2.03 s  kill instance i0 (pid 27128)",
+        "2.18 s  i0 restarted (pid 27183)",
+        "status 401",
+        "errors per second",
+    ] {
+        assert!(t.iter().any(|x| x == want), "no {want:?} in {t:?}");
+    }
+    let (_tmp, raw) = results_tree();
+    let md = read(&report::write_report(&raw, None).unwrap().markdown);
+    assert!(md.contains("most errors: 1 at t = 2 s"), "{md}");
 }
 
 #[test]
