@@ -66,7 +66,7 @@
 //!   transport errors by when they failed), warm-up included (negative `t`),
 //!   every second of the run listed, empty ones too. Its figures follow the
 //!   rules above (errors, open-loop latency from the intended send time);
-//!   its p50/p99 come from a per-second histogram at 1% resolution. In
+//!   its p50/p99 come from a per-second histogram at 0.8% resolution. In
 //!   duration mode the samples with `t_s >= 0` add up to the run's
 //!   `requests`, `errors` and `cache_hits`. `served_by` names the same values
 //!   as the run's (the first 32 distinct values, here warm-up included, then
