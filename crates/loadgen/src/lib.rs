@@ -38,6 +38,7 @@
 //! cargo run --release -p loadgen -- --timeline --json t.json -d 20s http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
 //! crates/loadgen/calibrate.sh     # its own cost, against wrk on nginx
+//! crates/loadgen/calibrate.sh --loadgen-arg --timeline   # the same with a timeline
 //! ```
 //!
 //! In code: [`run`]`(&Config) -> Summary`.
