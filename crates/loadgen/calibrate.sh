@@ -9,6 +9,11 @@
 # it reaches >= 0.9x wrk's req/s (exit 0), else exit 1.
 #
 # Usage: crates/loadgen/calibrate.sh [--workers 1|auto] [--runs N] [--duration SECS] [--loadgen PATH]
+#                                     [--loadgen-arg ARG]...
+#
+# --loadgen-arg adds ARG to loadgen's command line (repeatable): e.g.
+# `--loadgen-arg --timeline` checks that the per-second timeline keeps
+# loadgen within the bar too.
 #
 # nginx runs with `worker_processes auto` by default (2 workers on this
 # 2-core machine): both tools then compete with the server for the same two
@@ -23,13 +28,15 @@ WORKERS=auto
 RUNS=3
 DURATION=10
 LOADGEN=""
+LG_EXTRA=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --workers) WORKERS="$2"; shift 2 ;;
         --runs) RUNS="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
         --loadgen) LOADGEN="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --loadgen-arg) LG_EXTRA+=("$2"); shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "calibrate.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -82,7 +89,7 @@ done
 curl -fs -o /dev/null "$URL" || { echo "calibrate.sh: nginx did not come up on $PORT" >&2; exit 2; }
 
 WRK_CMD=(wrk -t2 -c64 -d"${DURATION}s" "$URL")
-LG_CMD=("$LOADGEN" --mix single -c 64 -t 2 -d "${DURATION}s" -w 0 --quiet "$URL")
+LG_CMD=("$LOADGEN" --mix single -c 64 -t 2 -d "${DURATION}s" -w 0 --quiet ${LG_EXTRA[@]+"${LG_EXTRA[@]}"} "$URL")
 echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*: //'), worker_processes $WORKERS, $(nproc) cores, 2048-byte file, $RUNS runs of ${DURATION}s each"
 echo "wrk:     ${WRK_CMD[*]}"
 echo "loadgen: ${LG_CMD[*]}"

@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -19,8 +20,9 @@ use tokio::task::LocalSet;
 use crate::conn::{Conn, ExchangeError};
 use crate::http;
 use crate::mix::{Kind, Vu, Weighted};
-use crate::stats::{ErrorKind, Stats};
+use crate::stats::{self, ErrorKind, Stats};
 use crate::target::Target;
+use crate::timeline::{self, Counts, Sample, Timeline};
 use crate::{Config, Error, Limit};
 
 /// After a failed connect, a VU waits this long before trying again, so a
@@ -59,6 +61,9 @@ pub(crate) struct Plan {
     pub measure_start: Instant,
     /// Duration mode: the end of the measurement.
     pub deadline: Option<Instant>,
+    pub warmup: Duration,
+    /// Per-second buckets (`--timeline`, or the live line).
+    pub timeline: bool,
 }
 
 /// Progress figures of one thread, alone on its cache line so that the
@@ -84,7 +89,7 @@ pub(crate) struct Shared {
 }
 
 /// Live figures for a progress line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Progress {
     /// Time since the measurement started (negative during warm-up).
     pub elapsed: f64,
@@ -93,6 +98,9 @@ pub struct Progress {
     /// Responses per second over the last refresh interval (warm-up included).
     pub rps: f64,
     pub warming_up: bool,
+    /// With per-second buckets on: the last second every thread has
+    /// reported (about 0.1 s after it ended), as in the timeline.
+    pub last_second: Option<Sample>,
 }
 
 pub(crate) fn build_plan(cfg: &Config, target: Target, requests: Requests) -> Result<Plan, Error> {
@@ -143,6 +151,8 @@ pub(crate) fn build_plan(cfg: &Config, target: Target, requests: Requests) -> Re
         t0,
         measure_start,
         deadline,
+        warmup: cfg.warmup,
+        timeline: cfg.timeline,
     })
 }
 
@@ -163,12 +173,14 @@ pub(crate) fn execute(
         slots: (0..plan.threads).map(|_| Slot::default()).collect(),
         last_end_ns: AtomicU64::new(0),
     });
+    let (live_tx, live_rx) = mpsc::channel::<(i64, Counts)>();
     let mut handles = Vec::new();
     for t in 0..plan.threads {
         let (p, s) = (plan.clone(), shared.clone());
+        let tx = plan.timeline.then(|| live_tx.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("loadgen-{t}"))
-            .spawn(move || worker(t, p, s));
+            .spawn(move || worker(t, p, s, tx));
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -180,7 +192,11 @@ pub(crate) fn execute(
             }
         }
     }
+    drop(live_tx);
     let mut last = (Instant::now(), 0u64);
+    // Seconds some threads have reported: (threads reported, merged counts).
+    let mut pending: std::collections::BTreeMap<i64, (usize, Counts)> = Default::default();
+    let mut last_second: Option<Sample> = None;
     loop {
         std::thread::sleep(TICK);
         if cancel.load(Relaxed) {
@@ -197,12 +213,27 @@ pub(crate) fn execute(
         } else {
             (now - plan.measure_start).as_secs_f64()
         };
+        while let Ok((t, counts)) = live_rx.try_recv() {
+            let entry = pending.entry(t).or_default();
+            entry.0 += 1;
+            entry.1.merge(&counts);
+        }
+        // A second is shown once every thread has reported it.
+        while let Some(entry) = pending.first_entry() {
+            if entry.get().0 < plan.threads {
+                break;
+            }
+            let (t, (_, counts)) = entry.remove_entry();
+            let span = timeline::span(t, plan.warmup.as_secs_f64(), None);
+            last_second = Some(counts.sample(t, span));
+        }
         progress(&Progress {
             elapsed,
             requests,
             errors,
             rps: seen.saturating_sub(last.1) as f64 / dt,
             warming_up,
+            last_second: last_second.clone(),
         });
         last = (now, seen);
         if handles.iter().all(|h| h.is_finished()) {
@@ -234,8 +265,14 @@ pub(crate) fn execute(
     Ok((results, measured))
 }
 
-/// One worker thread: a current-thread runtime driving its VUs.
-fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error> {
+/// One worker thread: a current-thread runtime driving its VUs. `to_live_line`:
+/// where to hand each ended second (per-second buckets on).
+fn worker(
+    t: usize,
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+    to_live_line: Option<mpsc::Sender<(i64, Counts)>>,
+) -> Result<Stats, Error> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -243,7 +280,12 @@ fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error
         .map_err(Error::Io)?;
     let local = LocalSet::new();
     let single = matches!(plan.requests, Requests::Single { .. });
-    let stats = Rc::new(RefCell::new(Stats::new(plan.rate.is_some(), single)));
+    let mut own = Stats::new(plan.rate.is_some(), single);
+    if plan.timeline {
+        let expected = plan.deadline.map(|d| d - plan.measure_start);
+        own.timeline = Some(Timeline::new(plan.measure_start, plan.warmup, expected));
+    }
+    let stats = Rc::new(RefCell::new(own));
     let live = Rc::new(Cell::new(0usize));
     let all_done = Rc::new(Notify::new());
     local.block_on(&rt, async {
@@ -270,9 +312,25 @@ fn worker(t: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<Stats, Error
                 all_done.notified().await;
             }
         };
+        // Also the live line's clock: every tick hands the seconds that
+        // have ended to the main thread (no borrow is held across an await,
+        // so the VU tasks never find the counts borrowed).
         let cancelled = async {
             while !shared.stop.load(Relaxed) {
                 tokio::time::sleep(TICK).await;
+                if let Some(tx) = &to_live_line {
+                    let mut st = stats.borrow_mut();
+                    let Stats {
+                        timeline,
+                        served_by,
+                        ..
+                    } = &mut *st;
+                    if let Some(tl) = timeline {
+                        for second in tl.completed(Instant::now(), served_by) {
+                            let _ = tx.send(second);
+                        }
+                    }
+                }
             }
         };
         let deadline = async {
@@ -388,12 +446,22 @@ impl VuTask {
                         conn.insert(c)
                     }
                     Ok(Err(_)) => {
-                        self.fail(kind, ErrorKind::Connect, ticket);
+                        self.fail(
+                            kind,
+                            ErrorKind::Connect,
+                            Instant::now(),
+                            ticket.then_some(true),
+                        );
                         tokio::time::sleep(CONNECT_BACKOFF).await;
                         continue;
                     }
                     Err(_) => {
-                        self.fail(kind, ErrorKind::Timeout, ticket);
+                        self.fail(
+                            kind,
+                            ErrorKind::Timeout,
+                            Instant::now(),
+                            ticket.then_some(true),
+                        );
                         continue;
                     }
                 },
@@ -428,26 +496,31 @@ impl VuTask {
                         st.seen += 1;
                         slot.seen.store(st.seen, Relaxed);
                     }
-                    if counted {
+                    // The timeline also sees the warm-up's responses.
+                    if counted || (plan.timeline && plan.deadline.is_none_or(|d| end < d)) {
                         let latency = end.duration_since(intended.unwrap_or(start));
-                        let uncorrected = open_loop.then(|| micros(end - start));
+                        let uncorrected = (counted && open_loop).then(|| micros(end - start));
                         let mut st = self.stats.borrow_mut();
-                        st.response(
+                        st.response(stats::Response {
+                            at: end,
+                            counted,
                             kind,
-                            &ex.head,
-                            c.head_buf(),
-                            ex.bytes,
-                            micros(latency),
-                            uncorrected,
-                        );
-                        slot.requests.store(st.requests, Relaxed);
-                        if !crate::stats::status_ok(ex.head.status) {
-                            slot.errors.fetch_add(1, Relaxed);
-                        }
-                        if count_mode {
-                            self.shared
-                                .last_end_ns
-                                .fetch_max(nanos_since(plan.t0, end), Relaxed);
+                            head: &ex.head,
+                            buf: c.head_buf(),
+                            bytes: ex.bytes,
+                            latency_us: micros(latency),
+                            uncorrected_us: uncorrected,
+                        });
+                        if counted {
+                            slot.requests.store(st.requests, Relaxed);
+                            if !stats::status_ok(ex.head.status) {
+                                slot.errors.fetch_add(1, Relaxed);
+                            }
+                            if count_mode {
+                                self.shared
+                                    .last_end_ns
+                                    .fetch_max(nanos_since(plan.t0, end), Relaxed);
+                            }
                         }
                     }
                     if close || !ex.head.keep_alive {
@@ -456,32 +529,34 @@ impl VuTask {
                 }
                 Some(Err(e)) => {
                     conn = None;
-                    if counted {
-                        self.fail(kind, classify(&e), true);
-                    }
+                    self.fail(kind, classify(&e), end, Some(counted));
                 }
                 None => {
                     conn = None;
-                    if counted {
-                        self.fail(kind, ErrorKind::Timeout, true);
-                    }
+                    self.fail(kind, ErrorKind::Timeout, end, Some(counted));
                 }
             }
         }
     }
 
-    /// Counts a failed attempt (if it is counted at all).
-    fn fail(&self, kind: Kind, err: ErrorKind, counted: bool) {
-        let now = Instant::now();
+    /// Counts an attempt that failed at `now`: in the run's figures if
+    /// `counted` says so (`None`: if it failed inside the measurement
+    /// window, in duration mode), in the timeline if it failed before the end.
+    fn fail(&self, kind: Kind, err: ErrorKind, now: Instant, counted: Option<bool>) {
         let plan = &*self.plan;
-        let counted = counted
-            || (!matches!(plan.limit, Limit::Requests(_))
+        let counted = counted.unwrap_or_else(|| {
+            !matches!(plan.limit, Limit::Requests(_))
                 && now >= plan.measure_start
-                && plan.deadline.is_none_or(|d| now < d));
+                && plan.deadline.is_none_or(|d| now < d)
+        });
+        let in_timeline = plan.timeline && plan.deadline.is_none_or(|d| now < d);
+        if !counted && !in_timeline {
+            return;
+        }
+        self.stats.borrow_mut().error(now, counted, kind, err);
         if !counted {
             return;
         }
-        self.stats.borrow_mut().error(kind, err);
         self.shared.slots[self.thread].errors.fetch_add(1, Relaxed);
         if matches!(plan.limit, Limit::Requests(_)) {
             self.shared

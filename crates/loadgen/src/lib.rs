@@ -19,7 +19,10 @@
 //! - reports honestly: HDR-histogram percentiles, errors by kind, and in open
 //!   loop (`--rate`) latency from each request's *intended* send time, so a
 //!   stalled server cannot hide its queue (no coordinated omission), with the
-//!   naive figure beside it.
+//!   naive figure beside it;
+//! - says *when* (`--timeline`, see [`timeline`]): the same figures second
+//!   by second, warm-up included, so a killed instance or an emptied cache
+//!   shows up in the seconds it happened instead of being averaged away.
 //!
 //! Two neighbours have crates of their own, so that each crate is one tool:
 //! `loadgen verify URL --db PATH` runs the [`contract`] crate's checks
@@ -32,8 +35,10 @@
 //! cargo run --release -p loadgen -- -c 64 -d 10s http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- --mix realistic --db data/flickrkillr.db -c 32 -d 30s http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- --rate 500 -c 50 -d 20s --json out.json http://127.0.0.1:8080/photo/1
+//! cargo run --release -p loadgen -- --timeline --json t.json -d 20s http://127.0.0.1:8080/
 //! cargo run --release -p loadgen -- verify --db data/flickrkillr.db http://127.0.0.1:8080/
 //! crates/loadgen/calibrate.sh     # its own cost, against wrk on nginx
+//! crates/loadgen/calibrate.sh --loadgen-arg --timeline   # the same with a timeline
 //! ```
 //!
 //! In code: [`run`]`(&Config) -> Summary`.
@@ -57,6 +62,18 @@
 //!   omission). A connection that is early waits for the due time and counts
 //!   from when it sends; the wait uses tokio's timer, which has 1 ms
 //!   resolution, so sends are grouped per millisecond.
+//! - Timeline (`--timeline`): second `t` holds what *arrived* in
+//!   `[t, t+1)` seconds after the end of the warm-up (responses by arrival,
+//!   transport errors by when they failed), warm-up included (negative `t`),
+//!   every second of the run listed, empty ones too. Its figures follow the
+//!   rules above (errors, open-loop latency from the intended send time);
+//!   its p50/p99 come from a per-second histogram at 0.8% resolution. In
+//!   duration mode the samples with `t_s >= 0` add up to the run's
+//!   `requests`, `errors` and `cache_hits`. `served_by` names the same values
+//!   as the run's (the first 32 distinct values, here warm-up included, then
+//!   `(other)`). Costs nothing measurable (each thread counts into its own
+//!   per-second buckets, merged at the end: see [`timeline`]); on a
+//!   terminal the progress line shows the last second the same way.
 //!
 //! ## JSON schema (`--json PATH`), `"schema": "flickrkillr-loadgen/1"`
 //!
@@ -90,9 +107,27 @@
 //!                          "latency_ms": { same keys } } },
 //!   "server_timing": { "<kind>": { "<phase>": mean_ms } },
 //!   "served_by": { "<X-Served-By value>": count, "(other)": count },
-//!   "cache_hits": 0               // responses with X-Cache: HIT
+//!   "cache_hits": 0,              // responses with X-Cache: HIT
+//!   "timeline": null | [          // --timeline: one sample per second
+//!     { "t_s": -1,                // start of the second, from the end of the warm-up
+//!       "span_s": 1.0,            // how much of it the run covered
+//!       "responses": 6400, "rps": 6400.0,
+//!       "errors": { same keys as the run's errors },
+//!       "latency_ms": null | { "p50": .., "p99": .. },   // null: no response that second
+//!       "cache_hits": 4700,
+//!       "served_by": { "<X-Served-By value>": count } }, ...
+//!   ],
+//!   "timeline_zero_unix_s": null | 1764624001.123   // --timeline: wall clock at t_s = 0
 //! }
 //! ```
+//!
+//! Files written before `timeline` existed have neither key; they read as
+//! `null` (the schema is unchanged: the keys are additions).
+//! `timeline_zero_unix_s` (Unix time, ms precision, of the end of the
+//! warm-up) lets a script that does something to the site during the run
+//! place it on the timeline from its own clock: `t_s = date - zero`. The
+//! process starts its clock only after reading the mix's site (0.4 s for
+//! 100k users), so the script's own start time is not a substitute.
 //!
 //! Kinds: `home`, `user`, `photo`, `static`, `login`, `comment`, `other`
 //! (`--mix single` files its one URL under the kind of its path). Server-Timing
@@ -106,6 +141,7 @@ pub mod mix;
 pub mod stats;
 pub mod summary;
 pub mod target;
+pub mod timeline;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +152,7 @@ pub use duration::parse_duration;
 pub use engine::Progress;
 pub use mix::{MixChoice, MixSpec};
 pub use summary::{Latency, Summary};
+pub use timeline::Sample;
 
 /// Everything that can stop a run before it starts (errors *during* a run
 /// are counted, not returned).
@@ -166,6 +203,9 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// Allow a URL that does not resolve to loopback.
     pub allow_remote: bool,
+    /// Record per-second samples ([`Summary::timeline`]); also what
+    /// [`Progress::last_second`] needs.
+    pub timeline: bool,
 }
 
 /// Defaults, shared with the CLI.
@@ -202,6 +242,7 @@ impl Config {
             seed: None,
             headers: Vec::new(),
             allow_remote: false,
+            timeline: false,
         }
     }
 }
@@ -262,11 +303,24 @@ pub fn run_with(
         }
     };
     let plan = Arc::new(engine::build_plan(cfg, target, requests)?);
+    // The wall-clock time of the timeline's t = 0, so that events a script
+    // timed with its own clock (`date +%s.%N`) land in the right second.
+    let zero_unix_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs_f64() - plan.t0.elapsed().as_secs_f64() + cfg.warmup.as_secs_f64())
+        .ok();
     let (per_thread, measured) = engine::execute(plan.clone(), progress, cancel)?;
     let mut total = stats::Stats::new(cfg.rate.is_some(), matches!(cfg.mix, MixChoice::Single));
     for s in &per_thread {
         total.merge(s);
     }
+    let timeline = plan.timeline.then(|| {
+        let threads: Vec<_> = per_thread
+            .iter()
+            .filter_map(|s| s.timeline.as_ref().map(|t| (t, &s.served_by)))
+            .collect();
+        timeline::merge(&threads, &total.served_by, cfg.warmup, measured)
+    });
     let info = summary::RunInfo {
         url: cfg.url.clone(),
         mix: cfg.mix.label(),
@@ -277,5 +331,8 @@ pub fn run_with(
         warmup_s: cfg.warmup.as_secs_f64(),
         duration_s: measured.as_secs_f64(),
     };
-    Ok(Summary::new(info, &total))
+    let mut summary = Summary::new(info, &total);
+    summary.timeline_zero_unix_s = timeline.as_ref().and(zero_unix_s).map(summary::round3);
+    summary.timeline = timeline;
+    Ok(summary)
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use loadgen::{Config, Limit, MixChoice, defaults, parse_duration, summary::thousands};
+use loadgen::{Config, Limit, MixChoice, Sample, defaults, parse_duration, summary::thousands};
 
 /// Load an HTTP/1.1 server on localhost and report throughput, latency
 /// percentiles, errors and the server's own timings.
@@ -105,6 +105,10 @@ struct RunArgs {
     /// Write the report as JSON here (schema: see the crate docs).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Add a per-second timeline to the JSON (warm-up included): responses,
+    /// errors by kind, p50/p99, cache hits and X-Served-By, each second.
+    #[arg(long)]
+    timeline: bool,
     /// No progress line even on a terminal.
     #[arg(short, long)]
     quiet: bool,
@@ -188,7 +192,11 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 
     let cancel = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(cancel.clone());
-    let bar = if !a.quiet && std::io::stderr().is_terminal() {
+    let live = !a.quiet && std::io::stderr().is_terminal();
+    // The live line's last second comes from the per-second buckets, so a
+    // run on a terminal records them; the JSON carries them only if asked.
+    cfg.timeline = a.timeline || live;
+    let bar = if live {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg}").context("progress template")?,
@@ -203,16 +211,26 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             format!("{:6.1}s", p.elapsed)
         };
+        let last = p
+            .last_second
+            .as_ref()
+            // A second line: a terminal as narrow as 80 columns keeps both.
+            .map(|s| format!("\n  {}", last_second(s)))
+            .unwrap_or_default();
         bar.set_message(format!(
-            "{when}  {:>10} req/s  {:>12} requests  {} errors",
+            "{when}  {:>10} req/s  {:>12} requests  {} errors{last}",
             thousands(p.rps as u64),
             thousands(p.requests),
             thousands(p.errors)
         ));
         bar.tick();
     };
-    let report = loadgen::run_with(&cfg, &mut progress, &cancel)
+    let mut report = loadgen::run_with(&cfg, &mut progress, &cancel)
         .with_context(|| format!("loading {url}"))?;
+    if !a.timeline {
+        report.timeline = None;
+        report.timeline_zero_unix_s = None;
+    }
     bar.finish_and_clear();
     print!("{}", report.summary());
     if let Some(path) = &a.json {
@@ -224,6 +242,82 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The live line's account of one second: the same figures as a timeline
+/// sample (req/s, errors, p50/p99, hit ratio, served-by split).
+fn last_second(s: &Sample) -> String {
+    let mut out = format!(
+        "second {}: {} req/s",
+        s.t_s,
+        thousands(s.rps.round() as u64)
+    );
+    let e = &s.errors;
+    if e.total == 0 {
+        out.push_str(", 0 errors");
+    } else {
+        let mut kinds: Vec<String> = [
+            ("connect", e.connect),
+            ("write", e.write),
+            ("read", e.read),
+            ("timeout", e.timeout),
+            ("parse", e.parse),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+        kinds.extend(e.status.iter().map(|(c, n)| format!("{c}: {n}")));
+        out.push_str(&format!(", {} errors ({})", e.total, kinds.join(", ")));
+    }
+    if let Some(l) = &s.latency_ms {
+        out.push_str(&format!(", p50 {} / p99 {} ms", l.p50, l.p99));
+    }
+    if let Some(h) = s.hit_ratio() {
+        out.push_str(&format!(", {:.0}% hits", h * 100.0));
+    }
+    let split = served_by_split(&s.served_by, 4);
+    if !split.is_empty() {
+        out.push_str(", served by ");
+        out.push_str(&split);
+    }
+    out
+}
+
+/// `pid=12 i0 51% · pid=13 i1 49%`: each value's share, the prefix all values
+/// share (up to a space: `stage-3 `) left out, the `max` largest shown.
+fn served_by_split(served_by: &std::collections::BTreeMap<String, u64>, max: usize) -> String {
+    let total: u64 = served_by.values().sum();
+    if total == 0 {
+        return String::new();
+    }
+    let names: Vec<&str> = served_by.keys().map(String::as_str).collect();
+    let mut common = names[0].len();
+    for n in &names[1..] {
+        common = common.min(
+            names[0]
+                .bytes()
+                .zip(n.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    let cut = if names.len() > 1 {
+        names[0][..common].rfind(' ').map_or(0, |i| i + 1)
+    } else {
+        0
+    };
+    let mut by_count: Vec<(&String, &u64)> = served_by.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut parts: Vec<String> = by_count
+        .iter()
+        .take(max)
+        .map(|(n, c)| format!("{} {:.0}%", &n[cut..], **c as f64 * 100.0 / total as f64))
+        .collect();
+    if by_count.len() > max {
+        parts.push(format!("+{} more", by_count.len() - max));
+    }
+    parts.join(" · ")
 }
 
 /// The first Ctrl-C ends the run early (the report is still printed); a
@@ -296,4 +390,52 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         println!("  - {}: {}", c.name, c.detail);
     }
     Ok(ExitCode::FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_second_in_words() {
+        let s = Sample {
+            t_s: 3,
+            span_s: 1.0,
+            responses: 200,
+            rps: 200.0,
+            errors: loadgen::summary::Errors {
+                total: 3,
+                timeout: 1,
+                status: [("500".to_string(), 2)].into(),
+                ..Default::default()
+            },
+            latency_ms: Some(loadgen::timeline::SampleLatency { p50: 1.5, p99: 9.0 }),
+            cache_hits: 150,
+            served_by: [
+                ("stage-3 pid=1 i0".to_string(), 120),
+                ("stage-3 pid=2 i1".to_string(), 80),
+            ]
+            .into(),
+        };
+        assert_eq!(
+            last_second(&s),
+            "second 3: 200 req/s, 3 errors (timeout 1, 500: 2), p50 1.5 / p99 9 ms, \
+             75% hits, served by pid=1 i0 60% · pid=2 i1 40%"
+        );
+    }
+
+    #[test]
+    fn served_by_split_drops_the_shared_prefix() {
+        let m = std::collections::BTreeMap::from([
+            ("stage-3 pid=12 i0".to_string(), 51),
+            ("stage-3 pid=13 i1".to_string(), 49),
+        ]);
+        assert_eq!(served_by_split(&m, 4), "pid=12 i0 51% · pid=13 i1 49%");
+        let one = std::collections::BTreeMap::from([("stage-2 pid=7".to_string(), 3)]);
+        assert_eq!(served_by_split(&one, 4), "stage-2 pid=7 100%");
+        let many: std::collections::BTreeMap<String, u64> =
+            (0..6).map(|i| (format!("stage-1 pid={i}"), 1)).collect();
+        assert!(served_by_split(&many, 4).ends_with(" · +2 more"));
+        assert_eq!(served_by_split(&Default::default(), 4), "");
+    }
 }

@@ -6,11 +6,13 @@
 //! atomic store per request, on a line of its own).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
 use crate::http;
 use crate::mix::Kind;
+use crate::timeline::Timeline;
 
 /// Latencies are recorded in microseconds, from 1 µs to one hour, to three
 /// significant digits (an error of at most 0.1%): 190 KB per histogram.
@@ -63,7 +65,7 @@ impl ErrorCounts {
     pub fn total(&self) -> u64 {
         self.connect + self.write + self.read + self.timeout + self.parse
     }
-    fn merge(&mut self, o: &ErrorCounts) {
+    pub fn merge(&mut self, o: &ErrorCounts) {
         self.connect += o.connect;
         self.write += o.write;
         self.read += o.read;
@@ -110,13 +112,100 @@ pub struct Stats {
     pub status: Vec<u64>,
     pub errors: ErrorCounts,
     pub kinds: Vec<KindStats>,
-    pub served_by: HashMap<Vec<u8>, u64>,
-    pub served_by_other: u64,
+    pub served_by: ServedBy,
     pub cache_hits: u64,
     /// Responses including those outside the measurement (progress only).
     pub seen: u64,
     /// Every request is of one kind: no per-kind histogram.
     pub single_kind: bool,
+    /// `--timeline`: per-second buckets, warm-up included.
+    pub timeline: Option<Timeline>,
+}
+
+/// `X-Served-By` values and their counts. Each distinct value gets a slot
+/// (its index in `names`), so the per-second buckets of `--timeline` can
+/// count by slot in a fixed array: one hash lookup per response, as
+/// without a timeline.
+#[derive(Debug, Clone, Default)]
+pub struct ServedBy {
+    index: HashMap<Vec<u8>, usize>,
+    /// Distinct values, in the order first seen (at most [`SERVED_BY_CAP`]).
+    pub names: Vec<Vec<u8>>,
+    /// Counted responses per slot (a value seen only in the warm-up has 0).
+    pub counts: Vec<u64>,
+    /// Counted responses whose value came after the cap was reached.
+    pub other: u64,
+}
+
+impl ServedBy {
+    /// The slot of `value`, taking a new one while there is room;
+    /// [`SERVED_BY_CAP`] (the "(other)" slot) once the cap is reached.
+    pub fn slot(&mut self, value: &[u8]) -> usize {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        if self.names.len() >= SERVED_BY_CAP {
+            return SERVED_BY_CAP;
+        }
+        let i = self.names.len();
+        self.index.insert(value.to_vec(), i);
+        self.names.push(value.to_vec());
+        self.counts.push(0);
+        i
+    }
+
+    /// Counts `n` responses in `slot`.
+    pub fn add(&mut self, slot: usize, n: u64) {
+        match self.counts.get_mut(slot) {
+            Some(c) => *c += n,
+            None => self.other += n,
+        }
+    }
+
+    /// The name of `slot` (`None` for the "(other)" slot).
+    pub fn name(&self, slot: usize) -> Option<&[u8]> {
+        self.names.get(slot).map(Vec::as_slice)
+    }
+
+    /// Whether `value` has a slot of its own.
+    pub fn contains(&self, value: &[u8]) -> bool {
+        self.index.contains_key(value)
+    }
+
+    /// (value, count) of every slot with counted responses.
+    pub fn counted(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.names
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (k.as_slice(), *n))
+    }
+
+    fn merge(&mut self, o: &ServedBy) {
+        for (name, n) in o.names.iter().zip(&o.counts) {
+            let slot = self.slot(name);
+            self.add(slot, *n);
+        }
+        self.other += o.other;
+    }
+}
+
+/// One response, as [`Stats::response`] records it.
+#[derive(Debug)]
+pub struct Response<'a> {
+    /// When it arrived (the timeline's clock).
+    pub at: Instant,
+    /// Inside the measurement window (else only the timeline sees it).
+    pub counted: bool,
+    pub kind: Kind,
+    pub head: &'a http::Head,
+    /// The buffer `head`'s ranges point into.
+    pub buf: &'a [u8],
+    pub bytes: u64,
+    /// Open loop: from the intended send time.
+    pub latency_us: u64,
+    /// Open loop only: from the actual send time.
+    pub uncorrected_us: Option<u64>,
 }
 
 /// Whether a status counts as success: 2xx and 3xx (303 is the normal
@@ -136,33 +225,41 @@ impl Stats {
             status: vec![0; 600],
             errors: ErrorCounts::default(),
             kinds: vec![KindStats::default(); Kind::ALL.len()],
-            served_by: HashMap::new(),
-            served_by_other: 0,
+            served_by: ServedBy::default(),
             cache_hits: 0,
             seen: 0,
             single_kind,
+            timeline: None,
         }
     }
 
-    /// Records one complete response. `buf` holds its head (for the ranges in `head`).
-    pub fn response(
-        &mut self,
-        kind: Kind,
-        head: &http::Head,
-        buf: &[u8],
-        bytes: u64,
-        latency_us: u64,
-        uncorrected_us: Option<u64>,
-    ) {
+    /// Records one complete response: in the run's figures when it is
+    /// counted, in the timeline (if any) in every case.
+    pub fn response(&mut self, r: Response<'_>) {
+        let head = r.head;
+        // One lookup serves both the run's count and the timeline's slot.
+        let slot = head.served_by.clone().map(|range| {
+            let slot = self.served_by.slot(&r.buf[range]);
+            if r.counted {
+                self.served_by.add(slot, 1);
+            }
+            slot
+        });
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.response(r.at, head.status, r.latency_us, head.cache_hit, slot);
+        }
+        if !r.counted {
+            return;
+        }
         self.requests += 1;
-        self.bytes += bytes;
+        self.bytes += r.bytes;
         let code = usize::from(head.status).min(self.status.len() - 1);
         self.status[code] += 1;
-        self.latency.saturating_record(latency_us.max(1));
-        if let (Some(h), Some(us)) = (self.uncorrected.as_mut(), uncorrected_us) {
+        self.latency.saturating_record(r.latency_us.max(1));
+        if let (Some(h), Some(us)) = (self.uncorrected.as_mut(), r.uncorrected_us) {
             h.saturating_record(us.max(1));
         }
-        let ks = &mut self.kinds[kind as usize];
+        let ks = &mut self.kinds[r.kind as usize];
         ks.requests += 1;
         if !status_ok(head.status) {
             ks.errors += 1;
@@ -172,30 +269,26 @@ impl Stats {
         if !self.single_kind {
             ks.latency
                 .get_or_insert_with(histogram)
-                .saturating_record(latency_us.max(1));
+                .saturating_record(r.latency_us.max(1));
         }
-        if let Some(r) = head.server_timing.clone() {
-            http::server_timing(&buf[r], |name, ms| ks.add_timing(name, ms));
+        if let Some(range) = head.server_timing.clone() {
+            http::server_timing(&r.buf[range], |name, ms| ks.add_timing(name, ms));
         }
         if head.cache_hit {
             self.cache_hits += 1;
         }
-        if let Some(r) = head.served_by.clone() {
-            let v = &buf[r];
-            if let Some(n) = self.served_by.get_mut(v) {
-                *n += 1;
-            } else if self.served_by.len() < SERVED_BY_CAP {
-                self.served_by.insert(v.to_vec(), 1);
-            } else {
-                self.served_by_other += 1;
-            }
-        }
     }
 
-    /// Records a transport error.
-    pub fn error(&mut self, kind: Kind, err: ErrorKind) {
-        self.errors.add(err);
-        self.kinds[kind as usize].errors += 1;
+    /// Records a transport error: in the run's figures when it is
+    /// counted, in the timeline (if any) in every case.
+    pub fn error(&mut self, at: Instant, counted: bool, kind: Kind, err: ErrorKind) {
+        if let Some(tl) = self.timeline.as_mut() {
+            tl.error(at, err);
+        }
+        if counted {
+            self.errors.add(err);
+            self.kinds[kind as usize].errors += 1;
+        }
     }
 
     /// Requests answered outside 2xx/3xx.
@@ -242,16 +335,7 @@ impl Stats {
                 }
             }
         }
-        for (k, n) in &o.served_by {
-            if let Some(m) = self.served_by.get_mut(k) {
-                *m += n;
-            } else if self.served_by.len() < SERVED_BY_CAP {
-                self.served_by.insert(k.clone(), *n);
-            } else {
-                self.served_by_other += n;
-            }
-        }
-        self.served_by_other += o.served_by_other;
+        self.served_by.merge(&o.served_by);
         self.cache_hits += o.cache_hits;
     }
 }

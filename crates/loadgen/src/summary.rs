@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mix::Kind;
 use crate::stats::{Stats, status_ok};
+use crate::timeline::Sample;
 
 /// Identifies this JSON layout; bumped on any incompatible change.
 pub const SCHEMA: &str = "flickrkillr-loadgen/1";
@@ -46,7 +47,7 @@ impl Latency {
     }
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -100,6 +101,14 @@ pub struct Summary {
     pub server_timing: BTreeMap<String, BTreeMap<String, f64>>,
     pub served_by: BTreeMap<String, u64>,
     pub cache_hits: u64,
+    /// `--timeline`: one sample per second, warm-up included; `null`
+    /// otherwise. Files written before the key existed read as `None`.
+    #[serde(default)]
+    pub timeline: Option<Vec<Sample>>,
+    /// With a timeline: the Unix time (s) of its `t_s = 0`, the end of the
+    /// warm-up, to place events timed by another clock.
+    #[serde(default)]
+    pub timeline_zero_unix_s: Option<f64>,
 }
 
 /// Run parameters the report repeats.
@@ -167,11 +176,11 @@ impl Summary {
         }
         let mut served_by: BTreeMap<String, u64> = s
             .served_by
-            .iter()
-            .map(|(k, n)| (String::from_utf8_lossy(k).into_owned(), *n))
+            .counted()
+            .map(|(k, n)| (String::from_utf8_lossy(k).into_owned(), n))
             .collect();
-        if s.served_by_other > 0 {
-            served_by.insert("(other)".into(), s.served_by_other);
+        if s.served_by.other > 0 {
+            served_by.insert(crate::timeline::OTHER.into(), s.served_by.other);
         }
         Summary {
             schema: SCHEMA.into(),
@@ -202,6 +211,8 @@ impl Summary {
             server_timing,
             served_by,
             cache_hits: s.cache_hits,
+            timeline: None,
+            timeline_zero_unix_s: None,
         }
     }
 

@@ -243,6 +243,8 @@ fn json_report_has_the_documented_keys() {
         "server_timing",
         "served_by",
         "cache_hits",
+        "timeline",
+        "timeline_zero_unix_s",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }

@@ -7,6 +7,7 @@
 //! on the left), and row ids under a bar group need two lines to stay
 //! readable at a width that fits a screen.
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -57,7 +58,25 @@ pub(crate) fn text_width(s: &str, px: f64) -> i32 {
 
 pub(crate) const INK: RGBColor = RGBColor(33, 33, 33);
 pub(crate) const MUTED: RGBColor = RGBColor(110, 110, 110);
-const FAILED: RGBColor = RGBColor(190, 30, 30);
+pub(crate) const FAILED: RGBColor = RGBColor(190, 30, 30);
+
+/// Colours for series that have no fixed colour of their own (rows in the
+/// latency chart, instances in a timeline): Okabe–Ito, then a few more.
+pub(crate) fn series_color(i: usize) -> RGBColor {
+    const ALL: [RGBColor; 10] = [
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 158, 115),
+        RGBColor(204, 121, 167),
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(120, 120, 120),
+        RGBColor(166, 118, 29),
+        RGBColor(117, 112, 179),
+        RGBColor(102, 166, 30),
+    ];
+    ALL[i % ALL.len()]
+}
 
 /// Okabe–Ito colours (readable with colour-blindness): loadgen warm, ab
 /// blue, wrk green.
@@ -126,7 +145,7 @@ fn split_id(id: &str) -> (&str, &str) {
 }
 
 /// `1`, `10`, `100`, `1k`, … for the log axis.
-fn compact(v: f64) -> String {
+pub(crate) fn compact(v: f64) -> String {
     match v {
         v if v >= 1e6 => format!("{}M", v / 1e6),
         v if v >= 1e3 => format!("{}k", v / 1e3),
@@ -147,6 +166,11 @@ fn fmt_figure(x: f64) -> String {
 pub(crate) enum Swatch {
     Box(RGBColor),
     Dash,
+    /// A line in this colour.
+    Line(RGBColor),
+    Dashed(RGBColor),
+    /// A hollow dot.
+    Hollow(RGBColor),
 }
 
 /// Draws legend entries left to right from (x, y), wrapping at `max_x`;
@@ -176,6 +200,23 @@ pub(crate) fn legend<DB: DrawingBackend>(
                     vec![(x - 1, y), (x + 15, y)],
                     INK.stroke_width(3),
                 ))
+                .map_err(e)?,
+            Swatch::Line(c) => area
+                .draw(&PathElement::new(
+                    vec![(x - 1, y), (x + 15, y)],
+                    c.stroke_width(3),
+                ))
+                .map_err(e)?,
+            Swatch::Dashed(c) => area
+                .draw(&DashedPathElement::new(
+                    vec![(x - 1, y), (x + 15, y)],
+                    5,
+                    3,
+                    c.stroke_width(2),
+                ))
+                .map_err(e)?,
+            Swatch::Hollow(c) => area
+                .draw(&Circle::new((x + 7, y), 5, c.stroke_width(2)))
                 .map_err(e)?,
         }
         area.draw(&Text::new(

@@ -15,6 +15,14 @@
 //!   the tool's measured interval (schema `flickrkillr-cpu/1`, crates/cpuacct).
 //! - `machine.txt`, `params.txt`, `commands.txt`, `explain.txt`: shown as
 //!   they are.
+//! - `<row>.rate-<R>.json`: loadgen `--rate R --mix realistic --json` of a
+//!   row at offered rate R (an integer, req/s); any set of rates per row
+//!   (compare.sh: 100, 300, 1000, 3000, 10000, 30000, up to the first not
+//!   sustained). See [`latency`].
+//! - `<name>.timeline.json`: a loadgen `--timeline --json` run, and
+//!   optionally `<name>.events.tsv` (`t_s<TAB>label` per line, seconds
+//!   after the warm-up: what was done to the site during the run). See
+//!   [`timeline`].
 //!
 //! Any file may be missing: its cells show `—` (empty in the CSV). Without
 //! `rows.tsv` the rows are found from the file names (no talk figures, no
@@ -48,16 +56,35 @@
 //!   capacity with the load tool elsewhere, the GIL's bound, and the
 //!   lessons as sentences made of these figures: see [`cpu`].
 //!
+//! - **latency at fixed offered rates** (from the rate files): per row and
+//!   rate, p50 · p99 counted from the intended send time (corrected for
+//!   coordinated omission) with the uncorrected p50 · p99 beside it;
+//!   whether the rate was **sustained** — achieved ≥ 95% of offered and
+//!   errors ≤ 1% of attempts, the one rule [`latency::SUSTAINED`], also
+//!   applied by `report sustained FILE` — and per row the **highest rate at
+//!   which p99 stays under 100 ms** ([`latency::P99_BUDGET_MS`]): sustained
+//!   under the budget there and at every lower rate tried.
+//! - **timelines**: per `<name>.timeline.json`, req/s, errors per second by
+//!   kind, p50/p99, the X-Cache hit ratio and the X-Served-By split, second
+//!   by second, events as vertical lines; in the text, the lowest second,
+//!   the one with most errors and the highest p99 after the warm-up.
+//!
 //! Outputs: `latest.csv`, `latest.md`, `latest.svg` (req/s, log scale),
 //! `latest-phases.svg`, `latest-cpu.csv`, `latest-cpu.svg` (µs of CPU per
-//! request by role), written to `--out` (default: RAW_DIR's grandparent,
-//! `results/`) and to the run directory (RAW_DIR's parent).
+//! request by role), and when the run has the files for them
+//! `latest-latency.svg` (latency against offered load, log–log, the talk's
+//! 23, 139, 217 and 616 req/s marked) and `<name>-timeline.svg`, written to
+//! `--out` (default: RAW_DIR's grandparent, `results/`) and to the run
+//! directory (RAW_DIR's parent). `report timeline JSON [--events FILE]
+//! --out FILE.svg [--title TEXT]` draws one timeline chart on its own.
 
 pub mod chart;
 pub mod chart_cpu;
 pub mod cpu;
+pub mod latency;
 pub mod parse;
 pub mod render;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -243,6 +270,10 @@ pub struct Run {
     pub warnings: Vec<String>,
     /// Where the CPU went, from the `<row>.<tool>.cpu.json` files.
     pub cpu: cpu::CpuRun,
+    /// `<row>.rate-<R>.json`: open-loop runs at fixed offered rates, per row.
+    pub rates: Vec<latency::RowRates>,
+    /// `<name>.timeline.json` (and `<name>.events.tsv`).
+    pub timelines: Vec<timeline::Found>,
 }
 
 /// The rows compare.sh runs, in its order: used to order rows found only
@@ -299,7 +330,8 @@ impl Run {
             let row = Tool::ALL
                 .iter()
                 .find_map(|t| name.strip_suffix(&format!(".{}.{}", t.id(), t.extension())))
-                .or_else(|| name.strip_suffix(".verify.txt"));
+                .or_else(|| name.strip_suffix(".verify.txt"))
+                .or_else(|| latency::split_file_name(name).map(|(row, _)| row));
             if let Some(row) = row
                 && !row.is_empty()
                 && !specs.iter().any(|s| s.id == row)
@@ -380,6 +412,11 @@ impl Run {
             });
         }
 
+        let order: Vec<String> = rows.iter().map(|r| r.spec.id.clone()).collect();
+        let (rates, rate_warnings) = latency::load(raw_dir, &names, &order);
+        warnings.extend(rate_warnings);
+        let timelines = timeline::find(raw_dir, &names);
+
         let name = raw_dir
             .parent()
             .and_then(|p| p.file_name())
@@ -397,6 +434,8 @@ impl Run {
             explain: read("explain.txt"),
             warnings,
             cpu,
+            rates,
+            timelines,
         })
     }
 
@@ -563,6 +602,10 @@ pub const OUTPUTS: [&str; 6] = [
     "latest-cpu.svg",
 ];
 
+/// Written as well when RAW_DIR has `<row>.rate-<R>.json` files (and
+/// `<name>-timeline.svg` for each `<name>.timeline.json`).
+pub const LATENCY_SVG: &str = "latest-latency.svg";
+
 /// Reads RAW_DIR and writes the report to `out` (default: RAW_DIR's
 /// grandparent) and to RAW_DIR's parent, the run directory.
 pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error> {
@@ -594,6 +637,26 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
         file: "latest-cpu.svg",
         why,
     })?;
+    // Only runs that have them get the latency chart and the timelines.
+    let mut extra: Vec<(String, String)> = Vec::new();
+    if !run.rates.is_empty() {
+        let svg = latency::chart(&run).map_err(|why| Error::Chart {
+            file: LATENCY_SVG,
+            why,
+        })?;
+        extra.push((LATENCY_SVG.to_string(), svg));
+    }
+    for f in &run.timelines {
+        if let Ok(tl) = &f.run {
+            let svg = timeline::chart(tl, f.events(), &format!("Timeline: {}", f.name)).map_err(
+                |why| Error::Chart {
+                    file: "<name>-timeline.svg",
+                    why: format!("{}: {why}", f.svg_name()),
+                },
+            )?;
+            extra.push((f.svg_name(), svg));
+        }
+    }
     let mut dirs = vec![out.clone()];
     if let Some(d) = run_dir
         && d != out
@@ -612,6 +675,11 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
             ("latest-cpu.csv", &cpu_csv),
             ("latest-cpu.svg", &cpu_svg),
         ] {
+            let path = dir.join(name);
+            write_atomically(&path, body.as_bytes())?;
+            files.push(path);
+        }
+        for (name, body) in &extra {
             let path = dir.join(name);
             write_atomically(&path, body.as_bytes())?;
             files.push(path);

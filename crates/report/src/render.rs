@@ -185,6 +185,8 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
     no_index(&mut o, run);
     phases_table(&mut o, run);
     super::cpu::markdown(&mut o, run);
+    super::latency::markdown(&mut o, run);
+    super::timeline::markdown(&mut o, run);
 
     o.push_str("## Charts\n\n");
     o.push_str("![Requests per second per row and tool, log scale](latest.svg)\n\n");

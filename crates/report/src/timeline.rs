@@ -1,0 +1,894 @@
+//! Timeline charts: one loadgen `--timeline` run, second by second, with
+//! what was done to the site during it (an instance killed, memcached
+//! restarted) marked where it happened.
+//!
+//! Totals average a failure away: an instance killed for a fifth of a
+//! second costs a 10 s run 2% of its req/s and says nothing of who was
+//! logged out. Second by second, the dip, the errors, the latency spike,
+//! the hit ratio's fall and recovery and the traffic moving from one
+//! instance to another are each visible, next to the event that caused
+//! them.
+//!
+//! Inputs: a loadgen JSON with a `timeline` and, optionally, an events file
+//! (TSV, `t_s<TAB>label` per line, `t_s` in seconds from the end of the
+//! warm-up like the samples, or `@UNIX<TAB>label` with the Unix time a
+//! script took with `date +%s.%N`, placed by the JSON's
+//! `timeline_zero_unix_s`; blank lines, `#` comments and a `t_s` header
+//! line are skipped). In RAW_DIR: `<name>.timeline.json` and
+//! `<name>.events.tsv`, charted as `<name>-timeline.svg`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use loadgen::Sample;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+use serde::Deserialize;
+
+use super::Run;
+use super::chart::{FAILED, INK, MUTED, Swatch, e, legend, series_color, text, text_width, titles};
+use super::render::{fmt_ms, fmt_rps};
+
+/// A loadgen run with a timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRun {
+    pub url: String,
+    pub mix: String,
+    /// Open loop: the offered rate.
+    pub rate: Option<f64>,
+    pub concurrency: usize,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    pub samples: Vec<Sample>,
+    /// Unix time of `t_s = 0` (loadgen's `timeline_zero_unix_s`).
+    pub zero_unix_s: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Json {
+    schema: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    mix: String,
+    #[serde(default)]
+    rate: Option<f64>,
+    #[serde(default)]
+    concurrency: usize,
+    #[serde(default)]
+    warmup_s: f64,
+    #[serde(default)]
+    duration_s: f64,
+    #[serde(default)]
+    timeline: Option<Vec<Sample>>,
+    #[serde(default)]
+    timeline_zero_unix_s: Option<f64>,
+}
+
+/// A loadgen `--json` file written with `--timeline`.
+pub fn parse(text: &str) -> Result<TimelineRun, String> {
+    let j: Json = serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
+    if !j.schema.starts_with("flickrkillr-loadgen/1") {
+        return Err(format!("schema {:?}", j.schema));
+    }
+    let samples = j
+        .timeline
+        .filter(|t| !t.is_empty())
+        .ok_or("no timeline (run loadgen with --timeline)")?;
+    Ok(TimelineRun {
+        url: j.url,
+        mix: j.mix,
+        rate: j.rate,
+        concurrency: j.concurrency,
+        warmup_s: j.warmup_s,
+        duration_s: j.duration_s,
+        samples,
+        zero_unix_s: j.timeline_zero_unix_s,
+    })
+}
+
+/// Something done to the site during a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Seconds from the end of the warm-up.
+    pub t_s: f64,
+    pub label: String,
+}
+
+/// An events file; the events sorted by time. `zero_unix_s` (the run's
+/// `timeline_zero_unix_s`) places `@UNIX` times.
+pub fn parse_events(text: &str, zero_unix_s: Option<f64>) -> Result<Vec<Event>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (t, label) = line.split_once('\t').unwrap_or((line, ""));
+        let (absolute, number) = match t.trim().strip_prefix('@') {
+            Some(rest) => (true, rest),
+            None => (false, t.trim()),
+        };
+        match number.parse::<f64>() {
+            Ok(x) if x.is_finite() => {
+                let t_s = match (absolute, zero_unix_s) {
+                    (false, _) => x,
+                    (true, Some(zero)) => ((x - zero) * 1000.0).round() / 1000.0,
+                    (true, None) => {
+                        return Err(format!(
+                            "line {}: {t:?} is a Unix time, and the run has no \
+                             timeline_zero_unix_s to place it (loadgen before it had one?)",
+                            n + 1
+                        ));
+                    }
+                };
+                out.push(Event {
+                    t_s,
+                    label: label.trim().to_string(),
+                });
+            }
+            _ if t.trim() == "t_s" => {}
+            _ => {
+                return Err(format!(
+                    "line {}: {t:?} is not a time in seconds (want t_s<TAB>label or @UNIX<TAB>label)",
+                    n + 1
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    Ok(out)
+}
+
+/// A timeline found in RAW_DIR.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// `<name>` of `<name>.timeline.json`.
+    pub name: String,
+    pub run: Result<TimelineRun, String>,
+    /// From `<name>.events.tsv`, if there is one.
+    pub events: Option<Result<Vec<Event>, String>>,
+}
+
+impl Found {
+    /// The chart's file name: `<name>-timeline.svg`.
+    pub fn svg_name(&self) -> String {
+        svg_name(&self.name)
+    }
+
+    /// The events, or none when the file is missing or unreadable.
+    pub fn events(&self) -> &[Event] {
+        match &self.events {
+            Some(Ok(ev)) => ev,
+            _ => &[],
+        }
+    }
+}
+
+pub fn svg_name(name: &str) -> String {
+    format!("{name}-timeline.svg")
+}
+
+/// Every `<name>.timeline.json` among `names` (RAW_DIR's files, sorted).
+pub fn find(raw_dir: &Path, names: &[String]) -> Vec<Found> {
+    let read = |name: &str| {
+        std::fs::read(raw_dir.join(name)).map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".timeline.json"))
+        .filter(|n| !n.is_empty())
+        .map(|name| {
+            let run = read(&format!("{name}.timeline.json"))
+                .map_err(|e| e.to_string())
+                .and_then(|t| parse(&t));
+            let zero = run.as_ref().ok().and_then(|r| r.zero_unix_s);
+            Found {
+                name: name.to_string(),
+                events: read(&format!("{name}.events.tsv"))
+                    .ok()
+                    .map(|t| parse_events(&t, zero)),
+                run,
+            }
+        })
+        .collect()
+}
+
+/// Where second `s` starts on the time axis (the first one may start
+/// inside its second: a warm-up that is not a whole number of seconds).
+fn start(s: &Sample, warmup_s: f64) -> f64 {
+    (s.t_s as f64).max(-warmup_s)
+}
+
+/// The colour of requests per second.
+pub const RPS_COLOR: RGBColor = RGBColor(0, 114, 178);
+/// p99 (p50 is drawn dashed in [`P50_COLOR`]).
+pub const P99_COLOR: RGBColor = RGBColor(213, 94, 0);
+pub const P50_COLOR: RGBColor = RGBColor(230, 159, 0);
+pub const HIT_COLOR: RGBColor = RGBColor(0, 158, 115);
+
+/// An error kind's name and colour, in the stacking order.
+fn error_kinds(samples: &[Sample]) -> Vec<(String, RGBColor)> {
+    let mut kinds: Vec<(String, RGBColor)> = [
+        ("connect", RGBColor(204, 121, 167)),
+        ("write", RGBColor(117, 112, 179)),
+        ("read", RGBColor(230, 159, 0)),
+        ("timeout", FAILED),
+        ("parse", RGBColor(120, 120, 120)),
+    ]
+    .into_iter()
+    .filter(|(k, _)| samples.iter().any(|s| error_count(s, k) > 0))
+    .map(|(k, c)| (k.to_string(), c))
+    .collect();
+    let mut codes: Vec<&String> = samples
+        .iter()
+        .flat_map(|s| s.errors.status.keys())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    for (i, code) in codes.into_iter().enumerate() {
+        kinds.push((format!("status {code}"), series_color(i + 3)));
+    }
+    kinds
+}
+
+fn error_count(s: &Sample, kind: &str) -> u64 {
+    let e = &s.errors;
+    match kind {
+        "connect" => e.connect,
+        "write" => e.write,
+        "read" => e.read,
+        "timeout" => e.timeout,
+        "parse" => e.parse,
+        other => other
+            .strip_prefix("status ")
+            .and_then(|c| e.status.get(c))
+            .copied()
+            .unwrap_or(0),
+    }
+}
+
+/// `X-Served-By` values in the order they first answered.
+fn instances(samples: &[Sample]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in samples {
+        // Within a second, the busiest first.
+        let mut here: Vec<(&String, &u64)> = s.served_by.iter().collect();
+        here.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (name, _) in here {
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Splits `points` where `None` is, so a line has a gap for a second
+/// without data instead of a slope across it.
+fn runs_of(points: Vec<Option<(i32, i32)>>) -> Vec<Vec<(i32, i32)>> {
+    let mut out = vec![Vec::new()];
+    for p in points {
+        match p {
+            Some(p) => out.last_mut().expect("never empty").push(p),
+            None if out.last().is_some_and(|l| !l.is_empty()) => out.push(Vec::new()),
+            None => {}
+        }
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Draws a panel's name and legend in its top strip; returns nothing.
+fn panel_header(
+    root: &Area<'_>,
+    area: &Area<'_>,
+    name: &str,
+    entries: &[(Swatch, String)],
+) -> Result<(), String> {
+    let (x, y) = area.get_base_pixel();
+    root.draw(&Text::new(
+        name.to_string(),
+        (x + 90, y + 12),
+        text(14.0, INK, HPos::Left, VPos::Center),
+    ))
+    .map_err(e)?;
+    let from = x + 90 + text_width(name, 14.0) + 24;
+    let (w, _) = area.dim_in_pixel();
+    legend(root, entries, from, y + 12, x + w as i32 - 20)?;
+    Ok(())
+}
+
+/// The SVG of one timeline: req/s, errors per second by kind, p50/p99,
+/// the X-Cache hit ratio and the X-Served-By split, one panel each over the
+/// same time axis; the warm-up shaded; `events` as labelled vertical lines.
+pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String, String> {
+    let s = &run.samples;
+    let warm = run.warmup_s;
+    let mid = |x: &Sample| start(x, warm) + x.span_s / 2.0;
+    let mut x_lo = s.first().map_or(0.0, |x| start(x, warm));
+    let mut x_hi = s
+        .last()
+        .map_or(1.0, |x| start(x, warm) + x.span_s.max(0.01));
+    for ev in events {
+        x_lo = x_lo.min(ev.t_s);
+        x_hi = x_hi.max(ev.t_s);
+    }
+    if x_hi <= x_lo {
+        x_hi = x_lo + 1.0;
+    }
+
+    let kinds = error_kinds(s);
+    let names = instances(s);
+    let rps_max = s.iter().map(|x| x.rps).chain(run.rate).fold(1.0, f64::max);
+    let per_second = |n: u64, x: &Sample| {
+        if x.span_s > 0.0 {
+            n as f64 / x.span_s
+        } else {
+            0.0
+        }
+    };
+    let err_max = s
+        .iter()
+        .map(|x| per_second(x.errors.total, x))
+        .fold(0.0, f64::max);
+    let lat: Vec<f64> = s
+        .iter()
+        .filter_map(|x| x.latency_ms.as_ref())
+        .flat_map(|l| [l.p50, l.p99])
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lat_lo = 10f64.powf(
+        (lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8)
+            .log10()
+            .floor(),
+    );
+    let lat_hi = 10f64.powf(
+        (lat.iter().copied().fold(0.0, f64::max) * 1.25)
+            .log10()
+            .ceil(),
+    );
+    let (lat_lo, lat_hi) = if lat.is_empty() {
+        (0.1, 1000.0)
+    } else {
+        (lat_lo, lat_hi.max(lat_lo * 10.0))
+    };
+    let any_hits = s.iter().any(|x| x.cache_hits > 0);
+
+    let width = 1100u32;
+    // Header, events strip, then five panels.
+    let strip_rows = events.len().clamp(1, 6) as i32;
+    let header = 64 + 18 * strip_rows + 10;
+    let panels: [u32; 5] = [190, 140, 190, 130, 190];
+    let height = header as u32 + panels.iter().sum::<u32>() + 20;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(e)?;
+        let w = width as i32;
+        let mode = match run.rate {
+            Some(r) => format!("open loop at {} req/s", fmt_rps(r)),
+            None => "closed loop".into(),
+        };
+        titles(
+            &root,
+            w,
+            title,
+            &format!(
+                "{} · mix {} · {mode}, {} connections · {} s warm-up (shaded), {} s measured · one point per second",
+                run.url, run.mix, run.concurrency, run.warmup_s, run.duration_s
+            ),
+        )?;
+        let (_, rest) = root.split_vertically(header);
+        let mut areas = Vec::new();
+        let mut rest = rest;
+        for h in panels {
+            let (a, b) = rest.split_vertically(h as i32);
+            areas.push(a);
+            rest = b;
+        }
+        // (pixel top, pixel bottom) of each panel's plot, and the x mapping.
+        let mut spans: Vec<(i32, i32)> = Vec::new();
+
+        macro_rules! panel {
+            ($area:expr, $y:expr, $ydesc:expr, $ylabels:expr, $yfmt:expr) => {{
+                let mut c = ChartBuilder::on($area)
+                    .margin_left(10)
+                    .margin_right(30)
+                    .margin_top(26)
+                    .x_label_area_size(34)
+                    .y_label_area_size(78)
+                    .build_cartesian_2d(x_lo..x_hi, $y)
+                    .map_err(e)?;
+                c.configure_mesh()
+                    .x_labels(12)
+                    .x_label_formatter(&|v| trim_float(*v))
+                    .y_labels($ylabels)
+                    .y_label_formatter($yfmt)
+                    .y_desc($ydesc)
+                    .label_style(text(12.0, INK, HPos::Center, VPos::Center))
+                    .axis_desc_style(text(13.0, INK, HPos::Center, VPos::Center))
+                    .bold_line_style(BLACK.mix(0.12))
+                    .light_line_style(BLACK.mix(0.04))
+                    .draw()
+                    .map_err(e)?;
+                c
+            }};
+        }
+        // The warm-up, shaded in a panel whose plot spans `top..bottom` px.
+        let shade = |root: &Area<'_>, l: (i32, i32), r: (i32, i32)| -> Result<(), String> {
+            if r.0 > l.0 {
+                root.draw(&Rectangle::new([l, r], RGBColor(236, 236, 236).filled()))
+                    .map_err(e)?;
+            }
+            Ok(())
+        };
+
+        // 1. Requests per second. Every panel has the same margins, so its
+        // x mapping (time → pixel) serves all of them.
+        let xmap = {
+            let mut entries = vec![(Swatch::Line(RPS_COLOR), "responses/s".to_string())];
+            if let Some(r) = run.rate {
+                entries.push((Swatch::Dashed(INK), format!("offered {} req/s", fmt_rps(r))));
+            }
+            panel_header(&root, &areas[0], "requests per second", &entries)?;
+            let c = panel!(&areas[0], 0f64..rps_max * 1.15, "req/s", 6, &|v| axis_num(
+                *v
+            ));
+            shade(
+                &root,
+                c.backend_coord(&(x_lo, rps_max * 1.15)),
+                c.backend_coord(&(0f64.min(x_hi), 0.0)),
+            )?;
+            if x_lo < 0.0 {
+                let (px, py) = c.backend_coord(&(x_lo, rps_max * 1.15));
+                root.draw(&Text::new(
+                    "warm-up",
+                    (px + 4, py + 4),
+                    text(11.0, MUTED, HPos::Left, VPos::Top),
+                ))
+                .map_err(e)?;
+            }
+            if let Some(r) = run.rate {
+                root.draw(&DashedPathElement::new(
+                    vec![c.backend_coord(&(x_lo, r)), c.backend_coord(&(x_hi, r))],
+                    6,
+                    4,
+                    INK.mix(0.7).stroke_width(1),
+                ))
+                .map_err(e)?;
+            }
+            let pts: Vec<(i32, i32)> = s
+                .iter()
+                .map(|x| c.backend_coord(&(mid(x), x.rps)))
+                .collect();
+            root.draw(&PathElement::new(pts, RPS_COLOR.stroke_width(2)))
+                .map_err(e)?;
+            let (l, t) = c.backend_coord(&(x_lo, rps_max * 1.15));
+            let (r, b) = c.backend_coord(&(x_hi, 0.0));
+            spans.push((t, b));
+            (x_lo, x_hi, l, r)
+        };
+        let x_px = |x: f64| {
+            let (lo, hi, l, r) = xmap;
+            l + ((x - lo) / (hi - lo) * (r - l) as f64).round() as i32
+        };
+        // A second's bar: its part of the axis, a little narrower.
+        let bar = |x: &Sample| {
+            let a = start(x, warm);
+            let pad = (x.span_s * 0.08).min(0.08);
+            (a + pad, a + x.span_s - pad)
+        };
+
+        // 2. Errors per second, stacked by kind.
+        {
+            let entries: Vec<(Swatch, String)> = kinds
+                .iter()
+                .map(|(k, c)| (Swatch::Box(*c), k.clone()))
+                .collect();
+            panel_header(&root, &areas[1], "errors per second", &entries)?;
+            let top = (err_max * 1.15).max(1.0);
+            let c = panel!(&areas[1], 0f64..top, "errors/s", 4, &|v| axis_num(*v));
+            shade(
+                &root,
+                c.backend_coord(&(x_lo, top)),
+                c.backend_coord(&(0f64.min(x_hi), 0.0)),
+            )?;
+            for x in s {
+                let (a, b) = bar(x);
+                let mut y = 0.0;
+                for (k, color) in &kinds {
+                    let v = per_second(error_count(x, k), x);
+                    if v > 0.0 {
+                        root.draw(&Rectangle::new(
+                            [c.backend_coord(&(a, y + v)), c.backend_coord(&(b, y))],
+                            color.filled(),
+                        ))
+                        .map_err(e)?;
+                        y += v;
+                    }
+                }
+            }
+            if kinds.is_empty() {
+                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, top / 2.0));
+                root.draw(&Text::new(
+                    "no errors",
+                    (px, py),
+                    text(13.0, MUTED, HPos::Center, VPos::Center),
+                ))
+                .map_err(e)?;
+            }
+            spans.push((
+                c.backend_coord(&(x_lo, top)).1,
+                c.backend_coord(&(x_lo, 0.0)).1,
+            ));
+        }
+
+        // 3. Latency, log scale.
+        {
+            let entries = [
+                (Swatch::Line(P99_COLOR), "p99".to_string()),
+                (Swatch::Dashed(P50_COLOR), "p50".to_string()),
+            ];
+            let name = if run.rate.is_some() {
+                "latency, ms (from the intended send time)"
+            } else {
+                "latency, ms"
+            };
+            panel_header(&root, &areas[2], name, &entries)?;
+            let c = panel!(
+                &areas[2],
+                (lat_lo..lat_hi).log_scale(),
+                "ms (log)",
+                6,
+                &|v| fmt_ms(*v)
+            );
+            shade(
+                &root,
+                c.backend_coord(&(x_lo, lat_hi)),
+                c.backend_coord(&(0f64.min(x_hi), lat_lo)),
+            )?;
+            let line = |pick: fn(&loadgen::timeline::SampleLatency) -> f64| {
+                runs_of(
+                    s.iter()
+                        .map(|x| {
+                            x.latency_ms
+                                .as_ref()
+                                .map(|l| c.backend_coord(&(mid(x), pick(l).max(lat_lo))))
+                        })
+                        .collect(),
+                )
+            };
+            for part in line(|l| l.p50) {
+                root.draw(&DashedPathElement::new(
+                    part,
+                    6,
+                    4,
+                    P50_COLOR.stroke_width(2),
+                ))
+                .map_err(e)?;
+            }
+            for part in line(|l| l.p99) {
+                root.draw(&PathElement::new(part, P99_COLOR.stroke_width(2)))
+                    .map_err(e)?;
+            }
+            spans.push((
+                c.backend_coord(&(x_lo, lat_hi)).1,
+                c.backend_coord(&(x_lo, lat_lo)).1,
+            ));
+        }
+
+        // 4. Hit ratio.
+        {
+            let entries = [(
+                Swatch::Line(HIT_COLOR),
+                "responses with X-Cache: HIT".to_string(),
+            )];
+            panel_header(&root, &areas[3], "cache hit ratio", &entries)?;
+            let c = panel!(&areas[3], 0f64..105.0, "% hits", 3, &|v| format!("{v:.0}%"));
+            shade(
+                &root,
+                c.backend_coord(&(x_lo, 105.0)),
+                c.backend_coord(&(0f64.min(x_hi), 0.0)),
+            )?;
+            let pts = runs_of(
+                s.iter()
+                    .map(|x| x.hit_ratio().map(|h| c.backend_coord(&(mid(x), h * 100.0))))
+                    .collect(),
+            );
+            for part in pts {
+                root.draw(&PathElement::new(part, HIT_COLOR.stroke_width(2)))
+                    .map_err(e)?;
+            }
+            if !any_hits {
+                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, 50.0));
+                root.draw(&Text::new(
+                    "no X-Cache: HIT responses",
+                    (px, py),
+                    text(13.0, MUTED, HPos::Center, VPos::Center),
+                ))
+                .map_err(e)?;
+            }
+            spans.push((
+                c.backend_coord(&(x_lo, 105.0)).1,
+                c.backend_coord(&(x_lo, 0.0)).1,
+            ));
+        }
+
+        // 5. Served by, stacked.
+        {
+            let entries: Vec<(Swatch, String)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (Swatch::Box(series_color(i)), n.clone()))
+                .collect();
+            panel_header(&root, &areas[4], "served by (X-Served-By)", &entries)?;
+            let top = s
+                .iter()
+                .map(|x| per_second(x.served_by.values().sum(), x))
+                .fold(1.0, f64::max)
+                * 1.15;
+            let c = panel!(&areas[4], 0f64..top, "req/s", 6, &|v| axis_num(*v));
+            shade(
+                &root,
+                c.backend_coord(&(x_lo, top)),
+                c.backend_coord(&(0f64.min(x_hi), 0.0)),
+            )?;
+            for x in s {
+                let (a, b) = bar(x);
+                let mut y = 0.0;
+                for (i, n) in names.iter().enumerate() {
+                    let v = per_second(x.served_by.get(n).copied().unwrap_or(0), x);
+                    if v > 0.0 {
+                        root.draw(&Rectangle::new(
+                            [c.backend_coord(&(a, y + v)), c.backend_coord(&(b, y))],
+                            series_color(i).filled(),
+                        ))
+                        .map_err(e)?;
+                        y += v;
+                    }
+                }
+            }
+            if names.is_empty() {
+                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, top / 2.0));
+                root.draw(&Text::new(
+                    "no X-Served-By header",
+                    (px, py),
+                    text(13.0, MUTED, HPos::Center, VPos::Center),
+                ))
+                .map_err(e)?;
+            }
+            let (_, b) = c.backend_coord(&(x_lo, 0.0));
+            spans.push((c.backend_coord(&(x_lo, top)).1, b));
+            root.draw(&Text::new(
+                "seconds after the warm-up",
+                ((w - 40) / 2 + 40, b + 30),
+                text(13.0, INK, HPos::Center, VPos::Top),
+            ))
+            .map_err(e)?;
+        }
+
+        // Events: a dashed line through every panel, the label in the strip
+        // above them (staggered, so close events stay readable).
+        let strip_top = 64;
+        for (i, ev) in events.iter().enumerate() {
+            let x = x_px(ev.t_s);
+            for (top, bottom) in &spans {
+                root.draw(&DashedPathElement::new(
+                    vec![(x, *top), (x, *bottom)],
+                    5,
+                    3,
+                    INK.stroke_width(1),
+                ))
+                .map_err(e)?;
+            }
+            let row = (i as i32) % strip_rows;
+            let y = strip_top + 9 + 18 * row;
+            let label = format!("{} s  {}", trim_float(ev.t_s), ev.label);
+            let right = x + 6 + text_width(&label, 12.0) > w - 20;
+            root.draw(&PathElement::new(
+                vec![(x, y), (x, spans.first().map_or(y, |s| s.0))],
+                INK.mix(0.35).stroke_width(1),
+            ))
+            .map_err(e)?;
+            root.draw(&Text::new(
+                label,
+                (if right { x - 5 } else { x + 5 }, y),
+                text(
+                    12.0,
+                    INK,
+                    if right { HPos::Right } else { HPos::Left },
+                    VPos::Center,
+                ),
+            ))
+            .map_err(e)?;
+        }
+        root.present().map_err(e)?;
+    }
+    Ok(svg)
+}
+
+/// An axis label: `1,200`, `0.4`.
+fn axis_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        loadgen::summary::thousands(v.abs() as u64)
+    } else {
+        trim_float(v)
+    }
+}
+
+/// `2.03`, `5`, `-0.5`.
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The worst second of a timeline by each measure, for the text under a
+/// chart: (lowest req/s, most errors, highest p99), measured seconds only.
+fn worst(run: &TimelineRun) -> (Option<&Sample>, Option<&Sample>, Option<&Sample>) {
+    let measured: Vec<&Sample> = run.samples.iter().filter(|s| s.t_s >= 0).collect();
+    let lowest = measured
+        .iter()
+        .filter(|s| s.span_s >= 0.999)
+        .min_by(|a, b| a.rps.total_cmp(&b.rps))
+        .copied();
+    let errors = measured
+        .iter()
+        .filter(|s| s.errors.total > 0)
+        .max_by_key(|s| s.errors.total)
+        .copied();
+    let p99 = measured
+        .iter()
+        .filter(|s| s.latency_ms.is_some())
+        .max_by(|a, b| {
+            let p = |s: &Sample| s.latency_ms.as_ref().map_or(0.0, |l| l.p99);
+            p(a).total_cmp(&p(b))
+        })
+        .copied();
+    (lowest, errors, p99)
+}
+
+/// The Markdown section; nothing when the run has no timelines.
+pub fn markdown(o: &mut String, run: &Run) {
+    if run.timelines.is_empty() {
+        return;
+    }
+    o.push_str("## Timelines\n\n");
+    o.push_str(
+        "Second by second (`loadgen --timeline`): requests per second, errors by kind, p50 and \
+         p99, the cache hit ratio and which instance answered, warm-up shaded; what was done to \
+         the site during the run (`<name>.events.tsv`) as vertical lines. Times are seconds \
+         after the warm-up.\n\n",
+    );
+    for f in &run.timelines {
+        let _ = writeln!(o, "### `{}`\n", f.name);
+        let tl = match &f.run {
+            Ok(tl) => tl,
+            Err(why) => {
+                let _ = writeln!(o, "— `{}.timeline.json` has no result: {why}\n", f.name);
+                continue;
+            }
+        };
+        let _ = writeln!(
+            o,
+            "![Timeline of {}, second by second]({})\n",
+            f.name,
+            f.svg_name()
+        );
+        let mut parts = vec![format!(
+            "{} seconds ({} s warm-up) of {} against `{}`",
+            tl.samples.len(),
+            tl.warmup_s,
+            match tl.rate {
+                Some(r) => format!("{} req/s offered", fmt_rps(r)),
+                None => format!("{} connections, closed loop", tl.concurrency),
+            },
+            tl.url
+        )];
+        let (lowest, errors, p99) = worst(tl);
+        if let Some(s) = lowest {
+            parts.push(format!(
+                "lowest second: {} req/s at t = {} s",
+                fmt_rps(s.rps),
+                s.t_s
+            ));
+        }
+        match errors {
+            Some(s) => parts.push(format!(
+                "most errors: {} at t = {} s",
+                loadgen::summary::thousands(s.errors.total),
+                s.t_s
+            )),
+            None => parts.push("no errors after the warm-up".into()),
+        }
+        if let Some(s) = p99
+            && let Some(l) = &s.latency_ms
+        {
+            parts.push(format!(
+                "highest p99: {} ms at t = {} s",
+                fmt_ms(l.p99),
+                s.t_s
+            ));
+        }
+        let _ = writeln!(o, "{}.\n", parts.join("; "));
+        match &f.events {
+            Some(Ok(ev)) if !ev.is_empty() => {
+                o.push_str("Events:\n\n");
+                for e in ev {
+                    let _ = writeln!(o, "- {} s: {}", trim_float(e.t_s), e.label);
+                }
+                o.push('\n');
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(o, "`{}.events.tsv` was not read: {why}\n", f.name);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Counts by name over the whole timeline (for tests and summaries).
+pub fn served_by_totals(run: &TimelineRun) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for s in &run.samples {
+        for (k, n) in &s.served_by {
+            *out.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_files() {
+        let ev = parse_events(
+            "t_s\tlabel\n# a comment\n\n5.6\ti0 restarted\r\n5.0\tkill instance i0\n-1\twarm\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            ev,
+            [
+                Event {
+                    t_s: -1.0,
+                    label: "warm".into()
+                },
+                Event {
+                    t_s: 5.0,
+                    label: "kill instance i0".into()
+                },
+                Event {
+                    t_s: 5.6,
+                    label: "i0 restarted".into()
+                },
+            ]
+        );
+        let err = parse_events("5.0\tok\nsoon\tbad\n", None).unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
+        assert_eq!(parse_events("", None).unwrap(), []);
+        // Unix times, placed by the run's zero.
+        let ev = parse_events("@1764624005.25\tkill\n", Some(1764624001.0)).unwrap();
+        assert_eq!(ev[0].t_s, 4.25);
+        let err = parse_events("@1764624005.25\tkill\n", None).unwrap_err();
+        assert!(err.contains("timeline_zero_unix_s"), "{err}");
+    }
+
+    #[test]
+    fn gaps_split_lines() {
+        let p = |x| Some((x, 0));
+        assert_eq!(
+            runs_of(vec![None, p(1), p(2), None, None, p(3)]),
+            vec![vec![(1, 0), (2, 0)], vec![(3, 0)]]
+        );
+        assert!(runs_of(vec![None]).is_empty());
+        assert_eq!(trim_float(2.0), "2");
+        assert_eq!(trim_float(2.034), "2.03");
+    }
+}
