@@ -5,7 +5,8 @@
 #
 #   scripts/compare.sh [--quick] [--users N] [--duration 10s] [--warmup 2s]
 #                      [--concurrency 64] [--rows "stage-1 stage-2 ..."]
-#                      [--no-rates] [--out results] [--no-build] [--list]
+#                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
+#                      [--out results] [--no-build] [--list]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -72,7 +73,9 @@ WARMUP=2s
 CONC=64
 OUT=""
 ROWS=""
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+ALL_TOOLS="loadgen-realistic loadgen-single ab-k ab wrk"
+TOOLS=$ALL_TOOLS
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -83,6 +86,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP=$2; shift ;;
     --concurrency|-c) CONC=$2; shift ;;
     --rows) ROWS=$2; shift ;;
+    --tools) TOOLS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
@@ -124,6 +128,13 @@ if [ "$QUICK" = 1 ]; then
 fi
 OUT=${OUT:-results}
 ROWS=${ROWS:-$ALL_ROWS}
+ROW_IDS=" $(echo "$ROW_TABLE" | cut -d'|' -f1 | tr '\n' ' ') "
+for row in $ROWS; do
+  case "$ROW_IDS" in *" $row "*) ;; *) echo "compare.sh: unknown row $row (--list shows the rows)" >&2; exit 2 ;; esac
+done
+for tool in $TOOLS; do
+  case " $ALL_TOOLS " in *" $tool "*) ;; *) echo "compare.sh: unknown tool $tool (the tools: $ALL_TOOLS)" >&2; exit 2 ;; esac
+done
 secs() { case "$1" in *ms) echo 1 ;; *m) echo $(( ${1%m} * 60 )) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DUR_S=$(secs "$DURATION")
 
@@ -173,6 +184,15 @@ descendants() {
   local kids k
   kids=$(ps -o pid= --ppid "$1" 2>/dev/null || true)
   for k in $kids; do echo "$k"; descendants "$k"; done
+}
+
+# The descendants of $1 whose command line contains $2, one pid per line.
+matching_descendants() {
+  local k cmdline
+  for k in $(descendants "$1"); do
+    cmdline=$(tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null) || continue
+    case "$cmdline" in *"$2"*) echo "$k" ;; esac
+  done
 }
 
 # ---- 1. tools, build, data ----------------------------------------------------
@@ -236,6 +256,8 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "concurrency: $CONC"
   echo "rates: $([ "$RATES" = 1 ] && echo "$RATE_LIST ($RATE_DUR each after $RATE_WARMUP)" || echo no)"
   echo "quick: $([ "$QUICK" = 1 ] && echo yes || echo no)"
+  echo "rows: $(echo $ROWS)"
+  echo "tools: $TOOLS"
   echo "single URL: /user/user42"
   echo "database: $DB"
 } > "$RAW/params.txt"
@@ -258,7 +280,9 @@ start() { # row log cmd...
   STARTED+=("$PID")
   local i
   for ((i = 0; i < 600; i++)); do
-    URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$logf" | head -n 1)
+    # `s/…/p;T;q`: print the first substituted line and quit (no `| head`,
+    # which under pipefail can fail the script with SIGPIPE).
+    URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p;T;q' "$logf")
     [ -n "$URL" ] && return 0
     kill -0 "$PID" 2>/dev/null || { URL=""; return 1; }
     sleep 0.1
@@ -286,7 +310,7 @@ NGINX_DIR=$TMP/nginx-static
 # ---- 4. measuring -----------------------------------------------------------------
 USER_PATH=/user/user42
 # The emulated interpreter's factor, from its one definition (app::CPYTHON_FACTOR).
-PYF=$(sed -n 's/^pub const CPYTHON_FACTOR: u32 = \([0-9]*\);.*/\1/p' crates/app/src/gil.rs | head -n 1)
+PYF=$(sed -n 's/^pub const CPYTHON_FACTOR: u32 = \([0-9]*\);.*/\1/p;T;q' crates/app/src/gil.rs)
 # The user page as stage-2 renders it: the static ceilings serve the same bytes.
 log "capturing the user page for the static ceilings"
 cp "$DB" "$TMP/page.db"
@@ -295,7 +319,7 @@ if start page "$TMP/page.log" "$BIN/stage-2" --db "$TMP/page.db" --photos "$DATA
   stop || true
 fi
 PAGE_BYTES=$(stat -c %s "$TMP/page.html" 2>/dev/null || echo 5000)
-head -c 2048 /dev/urandom | base64 -w 0 | head -c 2048 > "$TMP/static2k.html"
+head -c 1536 /dev/urandom | base64 -w 0 > "$TMP/static2k.html"
 
 row_line() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RAW/rows.tsv"; }
 spec() { echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $'"$2"' }'; }
@@ -307,41 +331,48 @@ cpu() {
   run "$BIN/cpuwatch" --tree "$PID" --delay "$delay" --json "$RAW/$row.$tool.cpu.json" -- "$@"
 }
 
+# Whether --tools asked for this tool (a lesson measures only what it reads).
+wanted() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 measure() { # row url db(or -) realistic(yes/no)
   local row=$1 url=$2 db=$3 realistic=$4
-  if [ "$realistic" = yes ]; then
+  if [ "$realistic" = yes ] && wanted loadgen-realistic; then
     log "$row: loadgen realistic"
     cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-realistic.json" "$url/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
   fi
-  log "$row: loadgen single"
-  cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
-    --json "$RAW/$row.loadgen-single.json" "$url$USER_PATH" > "$RAW/$row.loadgen-single.txt" 2>&1 || true
-  log "$row: ab -k"
-  cpu "$row" ab-k 0s ab -k -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab-k.txt" 2>&1 || true
-  log "$row: ab (a connection per request)"
-  cpu "$row" ab 0s ab -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab.txt" 2>&1 || true
-  log "$row: wrk"
-  cpu "$row" wrk 0s wrk -t2 -c "$CONC" -d "$DURATION" --latency "$url$USER_PATH" > "$RAW/$row.wrk.txt" 2>&1 || true
+  if wanted loadgen-single; then
+    log "$row: loadgen single"
+    cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+      --json "$RAW/$row.loadgen-single.json" "$url$USER_PATH" > "$RAW/$row.loadgen-single.txt" 2>&1 || true
+  fi
+  if wanted ab-k; then
+    log "$row: ab -k"
+    cpu "$row" ab-k 0s ab -k -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab-k.txt" 2>&1 || true
+  fi
+  if wanted ab; then
+    log "$row: ab (a connection per request)"
+    cpu "$row" ab 0s ab -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab.txt" 2>&1 || true
+  fi
+  if wanted wrk; then
+    log "$row: wrk"
+    cpu "$row" wrk 0s wrk -t2 -c "$CONC" -d "$DURATION" --latency "$url$USER_PATH" > "$RAW/$row.wrk.txt" 2>&1 || true
+  fi
 }
 
 # Latency at fixed offered rates: open loop, the realistic mix; stops at
-# the first rate the row cannot sustain (achieved < 95% of offered, or
-# more than 1% errors: the report applies the same rule).
+# the first rate the row cannot sustain (`report sustained`: the report's
+# own rule, report::latency::SUSTAINED).
 sweep() { # row url db
-  local row=$1 url=$2 db=$3 r json rps errs reqs
+  local row=$1 url=$2 db=$3 r json
   [ "$RATES" = 1 ] || return 0
   for r in $RATE_LIST; do
     log "$row: $r req/s offered"
     json="$RAW/$row.rate-$r.json"
     run "$BIN/loadgen" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
-      --json "$json" "$url/" > /dev/null 2>&1 || true
-    rps=$(sed -n 's/^  "rps": \([0-9.]*\),$/\1/p' "$json" | head -n 1)
-    reqs=$(sed -n 's/^  "requests": \([0-9]*\),$/\1/p' "$json" | head -n 1)
-    errs=$(tr -d '\n ' < "$json" | sed -n 's/.*"errors":{"total":\([0-9]*\).*/\1/p')
-    if ! awk -v a="${rps:-0}" -v o="$r" -v e="${errs:-0}" -v n="${reqs:-0}" \
-        'BEGIN { exit !(a >= 0.95 * o && e <= 0.01 * (n + e)) }'; then
-      log "$row: $r req/s not sustained (${rps:-?} achieved, ${errs:-?} errors): the sweep stops"
+      --json "$json" "$url/" > "$RAW/$row.rate-$r.txt" 2>&1 || true
+    if ! "$BIN/report" sustained "$json" >> "$RAW/$row.rates.txt" 2>&1; then
+      log "$row: $r req/s not sustained: the sweep stops"
       break
     fi
   done
@@ -389,9 +420,9 @@ stage_row() { # row db cmd...
 # A fault under load, recorded second by second: the row's stage under the
 # realistic mix for FAULT_SECS, `kill` at FAULT_AT (events.tsv says when,
 # and when the supervisor had restarted what was killed).
-fault_row() { # row needle-of-the-victim-process cmd...
-  local row=$1 needle=$2; shift 2
-  local desc copy victim t1 cmd=() a
+fault_row() { # row victim-label needle-in-its-command-line cmd...
+  local row=$1 label=$2 needle=$3; shift 3
+  local desc copy victim cmd=() a
   desc=$(spec "$row" 3)
   copy="$TMP/$row.db"
   cp "$DB" "$copy"
@@ -404,19 +435,23 @@ fault_row() { # row needle-of-the-victim-process cmd...
     --json "$RAW/$row.timeline.json" "$URL/" > "$RAW/$row.txt" 2>&1 &
   local lg=$!
   sleep $((FAULT_AT + 1))   # the warm-up second, then FAULT_AT seconds of measurement
-  victim=$(for k in $(descendants "$PID"); do tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -q -- "$needle" && echo "$k"; done | head -n 1)
-  # Events in wall-clock time: the report places them on the timeline
-  # (whose JSON says when its measurement started).
-  printf 'unix_s\tevent\n%s\t%s\n' "$(date +%s.%N)" "kill -9 of${needle% *} (pid ${victim:-none})" > "$RAW/$row.events.tsv"
+  local before
+  before=$(matching_descendants "$PID" "$needle")
+  victim=${before%%$'\n'*}
+  # Events in wall-clock time (@UNIX): the report places them on the
+  # timeline, whose JSON says when its t = 0 was (timeline_zero_unix_s).
+  printf '@%s\tkill -9 of %s (pid %s)\n' "$(date +%s.%N)" "$label" "${victim:-none}" > "$RAW/$row.events.tsv"
   if [ -n "$victim" ]; then kill -KILL "$victim"; fi
   # When a new process runs in its place.
   local i new=""
   for ((i = 0; i < 100; i++)); do
-    new=$(for k in $(descendants "$PID"); do tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -q -- "$needle" && echo "$k"; done | grep -v "^${victim:-x}$" | head -n 1)
+    # A matching process that was not there before the kill.
+    new=$(matching_descendants "$PID" "$needle" | grep -vxF -e "${before:-x}" || true)
+    new=${new%%$'\n'*}
     [ -n "$new" ] && break
     sleep 0.05
   done
-  [ -n "$new" ] && printf '%s\t%s\n' "$(date +%s.%N)" "restarted (pid $new)" >> "$RAW/$row.events.tsv"
+  [ -n "$new" ] && printf '@%s\trestarted (pid %s)\n' "$(date +%s.%N)" "$new" >> "$RAW/$row.events.tsv"
   wait "$lg" || true
   if stop; then row_line "$row" - "$desc" "" ok ""
   else row_line "$row" - "$desc" "" failed "processes left running after stop (killed)"; FAILED=1; fi
@@ -432,7 +467,7 @@ ensure_static_nginx() {
   local port workers
   port=$(free_port)
   # The same worker count as stage-3/4's nginx (crates/cluster/src/nginx.rs).
-  workers=$(sed -n 's/^pub const DEFAULT_WORKERS: [a-z]* = \([0-9]*\);.*/\1/p' crates/cluster/src/nginx.rs | head -n 1)
+  workers=$(sed -n 's/^pub const DEFAULT_WORKERS: [a-z]* = \([0-9]*\);.*/\1/p;T;q' crates/cluster/src/nginx.rs)
   # The static-file ceiling: nginx serving a copy of the user page (and a
   # 2 KB file for the load generator's calibration), nothing else.
   write_static_nginx_conf "$NGINX_DIR" "$port" "${workers:-1}" "$NGINX_DIR/www" "text/html; charset=utf-8"
@@ -484,8 +519,8 @@ for row in $ROWS; do
     python-3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
     python-4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
     python-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
-    fault-stage-3-kill) fault_row "$row" " instance --listen-fd" "$BIN/stage-3" --instances 2 --db @DB@ ;;
-    fault-stage-4-memcached) fault_row "$row" "memcached -l" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    fault-stage-3-kill) fault_row "$row" "an instance" " instance --listen-fd" "$BIN/stage-3" --instances 2 --db @DB@ ;;
+    fault-stage-4-memcached) fault_row "$row" memcached "memcached -l" "$BIN/stage-4" --instances 2 --db @DB@ ;;
     calibration)
       # loadgen's own cost: against nginx serving 2 KB, alternating with wrk;
       # the median pair is kept (quick: one pair).
@@ -498,7 +533,7 @@ for row in $ROWS; do
         done
         # Median by wrk's req/s and by loadgen's req/s, each on its own.
         med_wrk=$(for ((p = 1; p <= CAL_PAIRS; p++)); do echo "$(sed -n 's/^Requests\/sec: *//p' "$RAW/calibration-runs/$p.wrk.txt") $p"; done | sort -n | sed -n "$(( (CAL_PAIRS + 1) / 2 ))p" | cut -d' ' -f2)
-        med_lg=$(for ((p = 1; p <= CAL_PAIRS; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$RAW/calibration-runs/$p.loadgen-single.json" | head -n 1) $p"; done | sort -n | sed -n "$(( (CAL_PAIRS + 1) / 2 ))p" | cut -d' ' -f2)
+        med_lg=$(for ((p = 1; p <= CAL_PAIRS; p++)); do echo "$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p;T;q' "$RAW/calibration-runs/$p.loadgen-single.json") $p"; done | sort -n | sed -n "$(( (CAL_PAIRS + 1) / 2 ))p" | cut -d' ' -f2)
         cp "$RAW/calibration-runs/${med_wrk:-1}.wrk.txt" "$RAW/calibration.wrk.txt"
         cp "$RAW/calibration-runs/${med_lg:-1}.loadgen-single.json" "$RAW/calibration.loadgen-single.json"
         row_line calibration - "loadgen vs wrk, nginx serving 2 KB, -c $CONC (median of $CAL_PAIRS alternating runs)" - ok ""

@@ -73,7 +73,7 @@ setsid "${CMD[@]}" --db "$WORK/soak.db" --photos "$DATA/photos" --listen 127.0.0
 PID=$!
 URL=""
 for _ in $(seq 600); do
-  URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$WORK/stage.log" | head -n 1)
+  URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p;T;q' "$WORK/stage.log")
   [ -n "$URL" ] && break
   kill -0 "$PID" 2>/dev/null || { cat "$WORK/stage.log" >&2; echo "soak.sh: $STAGE did not start" >&2; exit 1; }
   sleep 0.1
@@ -113,7 +113,7 @@ echo "file descriptors settled after ${settled}s"
 
 fail=0
 fivexx=$({ grep -o '"5[0-9][0-9]": *[0-9]*' "$WORK/soak.json" || true; } | awk -F: '{s += $2} END {print s + 0}')
-requests=$(sed -n 's/^ *"requests": *\([0-9]*\).*/\1/p' "$WORK/soak.json" | head -n 1)
+requests=$(sed -n 's/^ *"requests": *\([0-9]*\).*/\1/p;T;q' "$WORK/soak.json")
 printf '\n%-8s %-12s %10s %10s %8s %6s %6s\n' pid process rss_start rss_end growth fd0 fd1
 for p in "${!RSS0[@]}"; do
   r1=$(rss "$p"); f1=$(fds "$p")

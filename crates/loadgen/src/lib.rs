@@ -104,7 +104,9 @@
 //!                   "p99": .., "p999": .., "max": .. },
 //!   "uncorrected_latency_ms": null | { same keys },  // open loop: from the actual send
 //!   "kinds": { "<kind>": { "requests": .., "errors": .., "rps": ..,
-//!                          "latency_ms": { same keys } } },
+//!                          "latency_ms": { same keys },
+//!                          "app_responses": ..,  // answered by an app (had Server-Timing)
+//!                          "app_ms": .. } },     // their mean Server-Timing total (gil-held left out)
 //!   "server_timing": { "<kind>": { "<phase>": mean_ms } },
 //!   "served_by": { "<X-Served-By value>": count, "(other)": count },
 //!   "cache_hits": 0,              // responses with X-Cache: HIT

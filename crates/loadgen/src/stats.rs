@@ -84,6 +84,10 @@ pub struct KindStats {
     pub errors: u64,
     /// Server-Timing phases: (name, sum of ms, samples).
     pub timing: Vec<(String, f64, u64)>,
+    /// Responses that carried a Server-Timing header (an app answered) and
+    /// the sum of their totals (phases that overlap others left out).
+    pub app_responses: u64,
+    pub app_ms: f64,
 }
 
 impl KindStats {
@@ -272,7 +276,15 @@ impl Stats {
                 .saturating_record(r.latency_us.max(1));
         }
         if let Some(range) = head.server_timing.clone() {
-            http::server_timing(&r.buf[range], |name, ms| ks.add_timing(name, ms));
+            let mut total = 0.0;
+            http::server_timing(&r.buf[range], |name, ms| {
+                ks.add_timing(name, ms);
+                if !crate::summary::OVERLAPPING_PHASES.contains(&name) {
+                    total += ms;
+                }
+            });
+            ks.app_responses += 1;
+            ks.app_ms += total;
         }
         if head.cache_hit {
             self.cache_hits += 1;
@@ -325,6 +337,8 @@ impl Stats {
                 (None, Some(y)) => a.latency = Some(y.clone()),
                 _ => {}
             }
+            a.app_responses += b.app_responses;
+            a.app_ms += b.app_ms;
             for (name, sum, n) in &b.timing {
                 match a.timing.iter_mut().find(|(m, _, _)| m == name) {
                     Some(t) => {

@@ -71,7 +71,18 @@ pub struct KindSummary {
     pub errors: u64,
     pub rps: f64,
     pub latency_ms: Latency,
+    /// Responses an app answered (they carried a `Server-Timing` header;
+    /// not nginx's cache hits) and the mean of their Server-Timing totals:
+    /// the app's time per request that reached it.
+    #[serde(default)]
+    pub app_responses: u64,
+    #[serde(default)]
+    pub app_ms: f64,
 }
+
+/// Server-Timing phases that overlap the others, left out of a request's
+/// total: `gil-held` is the part of the other phases spent holding the GIL.
+pub const OVERLAPPING_PHASES: &[&str] = &["gil-held"];
 
 /// Everything a run measured. See the crate docs for the JSON schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +174,8 @@ impl Summary {
                         (None, true) => Latency::from_histogram(&s.latency),
                         (None, false) => Latency::default(),
                     },
+                    app_responses: ks.app_responses,
+                    app_ms: round3(ks.app_ms / ks.app_responses.max(1) as f64),
                 },
             );
             if !ks.timing.is_empty() {

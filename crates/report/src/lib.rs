@@ -32,13 +32,14 @@
 //! ## What is computed
 //!
 //! - **speed-up**: a row of stage N (N ≥ 2) against the row of stage N−1
-//!   of the same series, with the same tool: `stage-N-X` against
-//!   `stage-(N−1)-X` when the run has it (`stage-3-gil` against
-//!   `stage-2-gil`, `stage-4-cpython` against `stage-3-cpython`), else
-//!   against the *main sequence* `stage-1` → `stage-2` → `stage-3` →
-//!   `stage-4` (the row whose id is `stage-N`, or the first row listed with
-//!   stage N if there is none): `stage-2-gil` against `stage-1`,
-//!   `stage-4-noindex` against `stage-3`.
+//!   of the same series, with the same tool: `F-N-X` against `F-(N−1)-X`
+//!   when the run has it (F the language's family, `stage` or `python`:
+//!   `stage-3-gil` against `stage-2-gil`), else against `F-(N−1)` of the
+//!   same language (`python-3` against `python-2`, `python-4-noindex`
+//!   against `python-3`), else against the *main sequence* `stage-1` →
+//!   `stage-2` → `stage-3` → `stage-4` (the row whose id is `stage-N`, or
+//!   the first row listed with stage N if there is none): `stage-2-gil`
+//!   against `stage-1`, `stage-4-noindex` against `stage-3`.
 //! - **cache hits**: per row whose realistic run had any, the share of
 //!   responses with `X-Cache: HIT` (`cache_hits` ÷ `requests` in the JSON).
 //! - **pages per day** = req/s × 86,400 (the talk: "even 40 req/s is 3.4 M
@@ -80,10 +81,13 @@
 
 pub mod chart;
 pub mod chart_cpu;
+pub mod chart_language;
 pub mod cpu;
 pub mod latency;
+pub mod lessons;
 pub mod parse;
 pub mod render;
+pub mod scaling;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -278,19 +282,25 @@ pub struct Run {
 
 /// The rows compare.sh runs, in its order: used to order rows found only
 /// from file names.
-const KNOWN_ROWS: [&str; 13] = [
+const KNOWN_ROWS: [&str; 19] = [
     "ceiling-nginx-static",
     "ceiling-hyper-hello",
     "stage-1",
     "stage-2",
     "stage-2-gil",
-    "stage-3",
     "stage-3-gil",
+    "stage-3",
     "stage-4",
+    "stage-4-warm",
     "stage-4-noindex",
-    "stage-2-cpython",
-    "stage-3-cpython",
-    "stage-4-cpython",
+    "python-1",
+    "python-2",
+    "python-3",
+    "python-4",
+    "python-4-noindex",
+    "stage-2-slow50",
+    "stage-3-slow50",
+    "stage-4-slow50",
     "calibration",
 ];
 
@@ -451,15 +461,16 @@ impl Run {
     }
 
     /// The row `row` is compared with: the previous stage of its series
-    /// (`stage-3-gil` → `stage-2-gil`), else of the main sequence.
+    /// (`stage-3-gil` → `stage-2-gil`, `python-4-noindex` → `python-3-noindex`),
+    /// else of its language (`python-3` → `python-2`), else of the main
+    /// sequence (`stage-4-warm` → `stage-3`).
     pub fn previous_row(&self, row: &Row) -> Option<&Row> {
         let stage = row.spec.stage.filter(|s| *s >= 2)?;
-        let series = row
-            .spec
-            .id
-            .strip_prefix(&format!("stage-{stage}-"))
-            .and_then(|suffix| self.row(&format!("stage-{}-{suffix}", stage - 1)));
-        series.or_else(|| self.sequence_row(stage - 1))
+        let (family, suffix) = split_id(&row.spec.id, stage);
+        let series = suffix.and_then(|x| self.row(&format!("{family}-{}-{x}", stage - 1)));
+        series
+            .or_else(|| self.row(&format!("{family}-{}", stage - 1)))
+            .or_else(|| self.sequence_row(stage - 1))
     }
 
     /// `row`'s req/s over [`Run::previous_row`]'s, same tool.
@@ -486,10 +497,27 @@ impl Run {
     }
 }
 
-/// `stage-3-gil` → 3, for rows found from file names.
+/// `stage-3-gil` → 3, `python-2` → 2, for rows found from file names.
 fn stage_of_id(id: &str) -> Option<u32> {
-    let rest = id.strip_prefix("stage-")?;
+    let rest = id
+        .strip_prefix("stage-")
+        .or_else(|| id.strip_prefix("python-"))?;
     rest.split('-').next()?.parse().ok()
+}
+
+/// `python-4-noindex` (stage 4) → (`python`, Some(`noindex`)); `stage-2`
+/// → (`stage`, None). An id of another shape is its own family.
+pub fn split_id(id: &str, stage: u32) -> (&str, Option<&str>) {
+    for family in ["stage", "python"] {
+        if let Some(rest) = id
+            .strip_prefix(family)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_prefix(&stage.to_string()))
+        {
+            return (family, rest.strip_prefix('-'));
+        }
+    }
+    (id, None)
 }
 
 /// rows.tsv: columns by header name when there is a header, else in the
@@ -606,6 +634,9 @@ pub const OUTPUTS: [&str; 6] = [
 /// `<name>-timeline.svg` for each `<name>.timeline.json`).
 pub const LATENCY_SVG: &str = "latest-latency.svg";
 
+/// Written as well when the run has CPython rows (`python-N`).
+pub const LANGUAGE_SVG: &str = "latest-language.svg";
+
 /// Reads RAW_DIR and writes the report to `out` (default: RAW_DIR's
 /// grandparent) and to RAW_DIR's parent, the run directory.
 pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error> {
@@ -637,8 +668,16 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
         file: "latest-cpu.svg",
         why,
     })?;
-    // Only runs that have them get the latency chart and the timelines.
+    // Only runs that have them get the latency chart, the language chart
+    // and the timelines.
     let mut extra: Vec<(String, String)> = Vec::new();
+    if !scaling::language(&run).is_empty() {
+        let svg = chart_language::language_chart(&run).map_err(|why| Error::Chart {
+            file: LANGUAGE_SVG,
+            why,
+        })?;
+        extra.push((LANGUAGE_SVG.to_string(), svg));
+    }
     if !run.rates.is_empty() {
         let svg = latency::chart(&run).map_err(|why| Error::Chart {
             file: LATENCY_SVG,

@@ -4,6 +4,10 @@
 //! cargo run --release -p report -- results/<date>-<host>/raw [--out results]
 //! cargo run --release -p report -- timeline RUN.json [--events EVENTS.tsv] --out RUN.svg [--title TEXT]
 //! cargo run --release -p report -- sustained RUN.json     # exit 0 if the rate was sustained, 1 if not
+//! cargo run --release -p report -- lessons                # the workshop's lessons
+//! cargo run --release -p report -- lesson-spec N          # what scripts/lesson.sh runs for lesson N
+//! cargo run --release -p report -- lesson N RAW_DIR       # lesson N's answer from a run
+//! cargo run --release -p report -- workshop WORKSHOP.md RAW_DIR [--check]
 //! ```
 //!
 //! Regenerates `latest.csv`, `latest.md`, `latest.svg` (req/s per row and
@@ -20,6 +24,12 @@
 //! applies the report's rule for an open-loop run having kept up with its
 //! rate (`report::latency::SUSTAINED`), so a script stepping up the rates
 //! stops where the report will say the row gave up.
+//!
+//! The lesson commands serve the workshop (`WORKSHOP.md`,
+//! `scripts/lesson.sh`): the lessons are data in `report::lessons`, and an
+//! answer is computed from a run's raw files like every other table.
+//! `workshop` rewrites WORKSHOP.md's answer blocks from a run; with
+//! `--check` it changes nothing and fails when a block is out of date.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +76,31 @@ enum Command {
         /// A loadgen --json file of an open-loop run.
         json: PathBuf,
     },
+    /// List the workshop's lessons: number, id, title and the rows each runs.
+    Lessons,
+    /// Print what scripts/lesson.sh runs for a lesson, as shell assignments
+    /// (NUMBER, ID, TITLE, ROWS, USERS, RATES).
+    LessonSpec {
+        /// The lesson's number (1..9) or id (`cgi`, `gil`, ...).
+        lesson: String,
+    },
+    /// Print a lesson's answer (Markdown) computed from a run's raw files.
+    Lesson {
+        /// The lesson's number (1..9) or id.
+        lesson: String,
+        /// The run's raw files (what compare.sh or lesson.sh wrote).
+        raw_dir: PathBuf,
+    },
+    /// Rewrite every `<!-- answer: ID -->` block of WORKSHOP.md from a run.
+    Workshop {
+        /// The workshop text (WORKSHOP.md).
+        file: PathBuf,
+        /// The run's raw files: the committed run's results/<run>/raw.
+        raw_dir: PathBuf,
+        /// Change nothing; exit 1 if a block is not what the run says.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +126,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Timeline(a)) => timeline(a),
         Some(Command::Sustained { json }) => sustained(json),
+        Some(Command::Lessons) => lessons(),
+        Some(Command::LessonSpec { lesson }) => lesson_spec(&lesson),
+        Some(Command::Lesson { lesson, raw_dir }) => print_lesson(&lesson, &raw_dir),
+        Some(Command::Workshop {
+            file,
+            raw_dir,
+            check,
+        }) => workshop(&file, &raw_dir, check),
         None => report(cli.raw_dir.unwrap_or_default(), cli.out),
     };
     match result {
@@ -156,4 +199,87 @@ fn sustained(json: PathBuf) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn find_lesson(key: &str) -> anyhow::Result<&'static report::lessons::Lesson> {
+    report::lessons::find(key).with_context(|| {
+        format!(
+            "no lesson {key:?}: give a number 1..{} or an id (`report lessons` lists them)",
+            report::lessons::LESSONS.len()
+        )
+    })
+}
+
+fn lessons() -> anyhow::Result<ExitCode> {
+    for l in report::lessons::LESSONS {
+        println!(
+            "{:>2}  {:<12} {:<36} rows: {}",
+            l.number,
+            l.id,
+            l.title,
+            l.rows.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lesson_spec(key: &str) -> anyhow::Result<ExitCode> {
+    print!("{}", report::lessons::spec(find_lesson(key)?));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_run(raw_dir: &std::path::Path) -> anyhow::Result<report::Run> {
+    report::Run::load(raw_dir).with_context(|| format!("reading the run {}", raw_dir.display()))
+}
+
+fn print_lesson(key: &str, raw_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let l = find_lesson(key)?;
+    let run = load_run(raw_dir)?;
+    println!("## Lesson {} — {}\n", l.number, l.title);
+    print!("{}", report::lessons::answer(&run, l));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn workshop(
+    file: &std::path::Path,
+    raw_dir: &std::path::Path,
+    check: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = read(&file.to_path_buf())?;
+    let run = load_run(raw_dir)?;
+    let new = report::lessons::fill(&text, &run)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| file.display().to_string())?;
+    if check {
+        if new == text {
+            println!(
+                "{}: every answer is what {} says",
+                file.display(),
+                raw_dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let stale: Vec<&str> = report::lessons::LESSONS
+            .iter()
+            .filter(|l| report::lessons::block(&text, l.id) != report::lessons::block(&new, l.id))
+            .map(|l| l.id)
+            .collect();
+        eprintln!(
+            "report: {}: answers out of date ({}); regenerate with: report workshop {} {}",
+            file.display(),
+            stale.join(", "),
+            file.display(),
+            raw_dir.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if new != text {
+        // Written whole to a temporary file first: an interrupted run never
+        // leaves a half-written WORKSHOP.md.
+        let tmp = file.with_extension("md.tmp");
+        std::fs::write(&tmp, &new).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, file).with_context(|| format!("replacing {}", file.display()))?;
+    }
+    println!("{}", file.display());
+    Ok(ExitCode::SUCCESS)
 }

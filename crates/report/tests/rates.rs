@@ -68,7 +68,7 @@ fn rates_by_row_and_the_highest_fast_enough_rate() {
     let ids: Vec<&str> = run.rates.iter().map(|r| r.row.as_str()).collect();
     assert_eq!(
         ids,
-        ["stage-1", "stage-2", "stage-2-cpython", "nginx-404"],
+        ["stage-1", "stage-2", "stage-2-slow50", "nginx-404"],
         "rows.tsv's order"
     );
     let stage2 = &run.rates[1];
@@ -163,7 +163,7 @@ fn markdown_table_and_latency_chart() {
         cgi.ends_with("| — | — | — | none: p99 112 ms at 100 req/s |"),
         "{cgi}"
     );
-    assert!(line("stage-2-cpython").ends_with("| **300** req/s |"));
+    assert!(line("stage-2-slow50").ends_with("| **300** req/s |"));
     let e404 = line("nginx-404");
     assert!(e404.contains("✗ 100 req/s, 100.0% errors"), "{e404}");
     assert!(
@@ -177,7 +177,7 @@ fn markdown_table_and_latency_chart() {
     for want in [
         "stage-1",
         "stage-2",
-        "stage-2-cpython",
+        "stage-2-slow50",
         "nginx-404",
         "p99",
         "p50",
@@ -433,7 +433,7 @@ fn rate_rows_without_rows_tsv() {
     std::fs::remove_file(raw.join("rows.tsv")).unwrap();
     let run = report::Run::load(&raw).unwrap();
     let ids: Vec<&str> = run.rows.iter().map(|r| r.spec.id.as_str()).collect();
-    assert_eq!(ids, ["stage-1", "stage-2", "stage-2-cpython", "nginx-404"]);
+    assert_eq!(ids, ["stage-1", "stage-2", "stage-2-slow50", "nginx-404"]);
     let rates: Vec<&str> = run.rates.iter().map(|r| r.row.as_str()).collect();
     assert_eq!(rates, ids);
     assert_eq!(run.rows[1].spec.stage, Some(2));

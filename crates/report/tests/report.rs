@@ -309,34 +309,47 @@ fn cli_prints_the_markdown_path() {
 }
 
 /// A row compares with the previous stage of its own series when the run
-/// has one (`stage-3-cpython` with `stage-2-cpython`), else with the main
-/// sequence (`stage-2-cpython` with `stage-1`).
+/// has one (`stage-3-slow50` with `stage-2-slow50`), else with the
+/// previous stage of its language (`python-3` with `python-2`,
+/// `python-4-noindex` with `python-3`), else with the main sequence
+/// (`python-2` with `stage-1`: the run has no `python-1`).
 #[test]
 fn speedup_follows_the_rows_series() {
     let (_tmp, raw) = results_tree();
-    // Two cpython rows: stage-2-gil's and stage-2's wrk outputs, renamed.
-    std::fs::copy(
-        raw.join("stage-2-gil.wrk.txt"),
-        raw.join("stage-2-cpython.wrk.txt"),
-    )
-    .unwrap();
-    std::fs::copy(
-        raw.join("stage-2.wrk.txt"),
-        raw.join("stage-3-cpython.wrk.txt"),
-    )
-    .unwrap();
+    // Series rows made of stage-2-gil's and stage-2's wrk outputs, renamed.
+    for (from, to) in [
+        ("stage-2-gil", "stage-2-slow50"),
+        ("stage-2", "stage-3-slow50"),
+        ("stage-2-gil", "python-2"),
+        ("stage-2", "python-3"),
+        ("stage-2-gil", "python-4-noindex"),
+    ] {
+        std::fs::copy(
+            raw.join(format!("{from}.wrk.txt")),
+            raw.join(format!("{to}.wrk.txt")),
+        )
+        .unwrap();
+    }
     let mut tsv = read(&raw.join("rows.tsv"));
-    tsv.push_str(
-        "stage-2-cpython\t2\tcpython 2\t139\tok\t\nstage-3-cpython\t3\tcpython 3\t217\tok\t\n",
-    );
+    for (id, stage) in [
+        ("stage-2-slow50", 2),
+        ("stage-3-slow50", 3),
+        ("python-2", 2),
+        ("python-3", 3),
+        ("python-4-noindex", 4),
+    ] {
+        tsv.push_str(&format!("{id}\t{stage}\t{id}\t\tok\t\n"));
+    }
     std::fs::write(raw.join("rows.tsv"), tsv).unwrap();
     let written = report::write_report(&raw, None).unwrap();
     let csv = read(&written.markdown.with_file_name("latest.csv"));
     let rows = csv_rows(&csv);
-    let r = find(&rows, "stage-3-cpython", "wrk");
-    assert_eq!(r["speedup_vs_previous_stage"], "1.017"); // 24631.74 / 24231.79
-    let r = find(&rows, "stage-2-cpython", "wrk");
-    assert_eq!(r["speedup_vs_previous_stage"], "26.535"); // 24231.79 / stage-1's 913.2
+    let speedup = |row: &str| find(&rows, row, "wrk")["speedup_vs_previous_stage"].clone();
+    assert_eq!(speedup("stage-3-slow50"), "1.017"); // 24631.74 / 24231.79
+    assert_eq!(speedup("stage-2-slow50"), "26.535"); // 24231.79 / stage-1's 913.2
+    assert_eq!(speedup("python-3"), "1.017");
+    assert_eq!(speedup("python-2"), "26.535");
+    assert_eq!(speedup("python-4-noindex"), "0.984"); // 24231.79 / 24631.74
 }
 
 /// The realistic mix's nginx hits, per cached row, from the loadgen JSON;

@@ -1,0 +1,631 @@
+//! The workshop's lessons (`WORKSHOP.md`, `scripts/lesson.sh N`), as data:
+//! which rows each needs, how it is run, and the table that answers it —
+//! computed from a run's raw files by the same code as the rest of the
+//! report, so the answers folded into WORKSHOP.md are regenerated from the
+//! committed run (`report workshop WORKSHOP.md RAW_DIR`) and never typed.
+//!
+//! In WORKSHOP.md an answer is the text between `<!-- answer: ID -->` and
+//! `<!-- /answer -->`; `report workshop` rewrites every such block, and
+//! `--check` fails when one is not what the raw files say (a test runs it
+//! against the committed run).
+
+use std::fmt::Write as _;
+
+use cpuacct::Role;
+
+use super::render::{fmt_ms, fmt_rps, fmt_speedup};
+use super::{Run, Tool, cpu, latency, scaling};
+
+/// A column of a lesson's table.
+#[derive(Debug, Clone, Copy)]
+pub enum Col {
+    /// req/s with a tool.
+    Rps(Tool),
+    /// req/s over the previous stage of the row's series, with a tool.
+    Speedup(Tool),
+    /// p99 latency (ms) with a tool.
+    P99(Tool),
+    /// µs of CPU per request of a role (the realistic mix, else one page).
+    RoleUs(Role),
+    /// Cores a role kept busy.
+    RoleCores(Role),
+    /// µs of CPU per request of every process but the load tool.
+    ServerUs,
+    /// cores ÷ server CPU per request (derived).
+    Capacity,
+    /// Mean ms per request of a Server-Timing phase (the realistic mix).
+    Phase(&'static str),
+    /// Share of `X-Cache: HIT` on the realistic mix.
+    Hits,
+    /// The highest offered rate with p99 under the budget.
+    FastEnough,
+    /// p99 (ms) at an offered rate.
+    P99At(u64),
+    /// The load tool's µs of CPU per request, for a tool.
+    LoadUs(Tool),
+    /// instances ÷ the lock's held time per request (derived, `cpu::GilBound`).
+    GilBound,
+}
+
+impl Col {
+    fn header(self) -> String {
+        match self {
+            Col::Rps(t) => format!("req/s ({})", t.label()),
+            Col::Speedup(t) => format!("× previous stage ({})", t.label()),
+            Col::P99(t) => format!("p99 ms ({})", t.label()),
+            Col::RoleUs(r) => format!("{} µs/req", r.id()),
+            Col::RoleCores(r) => format!("{} cores busy", r.id()),
+            Col::ServerUs => "server µs/req".into(),
+            Col::Capacity => "capacity, load tool elsewhere (derived)".into(),
+            Col::Phase(p) => format!("`{p}` ms"),
+            Col::Hits => "cache hits".into(),
+            Col::FastEnough => format!("highest rate with p99 < {} ms", latency::P99_BUDGET_MS),
+            Col::P99At(r) => format!("p99 at {r} req/s"),
+            Col::LoadUs(t) => format!("the tool's own µs/req ({})", t.label()),
+            Col::GilBound => "the GIL's bound, req/s (derived)".into(),
+        }
+    }
+
+    fn value(self, run: &Run, row: &str) -> String {
+        let dash = || "—".to_string();
+        let r = run.row(row);
+        let cell = |tool: Option<Tool>| match tool {
+            Some(t) => run.cpu.cell(row, t).filter(|c| c.requests().is_some()),
+            None => run.cpu.preferred(row, &cpu::PREFERRED),
+        };
+        match self {
+            Col::Rps(t) => r.and_then(|r| r.rps(t)).map_or_else(dash, fmt_rps),
+            Col::Speedup(t) => r
+                .and_then(|r| run.speedup(r, t))
+                .map_or_else(dash, fmt_speedup),
+            Col::P99(t) => r
+                .and_then(|r| r.cell(t).measure().and_then(|m| m.p99_ms))
+                .map_or_else(dash, fmt_ms),
+            Col::RoleUs(role) => cell(None)
+                .and_then(|c| c.role_us(role))
+                .filter(|v| *v > 0.0)
+                .map_or_else(dash, us),
+            Col::RoleCores(role) => cell(None)
+                .map(|c| format!("{:.2}", c.cores_busy(c.report.role(role))))
+                .unwrap_or_else(dash),
+            Col::ServerUs => cell(None).and_then(|c| c.server_us()).map_or_else(dash, us),
+            Col::Capacity => cell(None)
+                .and_then(|c| c.capacity_rps())
+                .map_or_else(dash, fmt_rps),
+            Col::Phase(p) => r
+                .and_then(|r| r.phases.as_ref())
+                .and_then(|(_, ph)| ph.get(p).copied())
+                .map_or_else(dash, fmt_ms),
+            Col::Hits => r
+                .and_then(|r| r.cache_hits)
+                .map(|(h, n)| format!("{:.1}%", 100.0 * h as f64 / n.max(1) as f64))
+                .unwrap_or_else(|| "0%".into()),
+            Col::FastEnough => run
+                .rates
+                .iter()
+                .find(|x| x.row == row)
+                .map(|x| match x.fast_enough() {
+                    latency::FastEnough::UpTo {
+                        rate,
+                        highest_tried,
+                    } => {
+                        format!(
+                            "{}{}",
+                            fmt_rps(rate),
+                            if highest_tried {
+                                " (the highest tried)"
+                            } else {
+                                ""
+                            }
+                        )
+                    }
+                    latency::FastEnough::NotAtLowest(_) => "under the lowest tried".into(),
+                    latency::FastEnough::NoRuns => dash(),
+                })
+                .unwrap_or_else(dash),
+            Col::P99At(rate) => run
+                .rates
+                .iter()
+                .find(|x| x.row == row)
+                .and_then(|x| x.run_at(rate as f64))
+                .map(|x| x.p99_ms)
+                .map_or_else(dash, fmt_ms),
+            Col::GilBound => cell(None)
+                .and_then(|c| c.gil.as_ref())
+                .map_or_else(dash, |g| fmt_rps(g.bound_rps)),
+            Col::LoadUs(t) => cell(Some(t))
+                .and_then(|c| c.role_us(Role::Load))
+                .filter(|v| *v > 0.0)
+                .map_or_else(dash, us),
+        }
+    }
+}
+
+fn us(v: f64) -> String {
+    if v >= 1000.0 {
+        loadgen::summary::thousands(v.round() as u64)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// One lesson.
+#[derive(Debug)]
+pub struct Lesson {
+    pub number: u32,
+    /// The answer's id in WORKSHOP.md.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The rows `scripts/lesson.sh` runs (compare.sh's row ids).
+    pub rows: &'static [&'static str],
+    /// Seeded users (the full data set when the lesson needs it).
+    pub users: u64,
+    /// Whether the rows' rate sweeps run.
+    pub rates: bool,
+    /// The tools each row is measured with (compare.sh `--tools`): the
+    /// ones the table's columns and extras read, no more.
+    pub tools: &'static [Tool],
+    pub columns: &'static [Col],
+    /// Whether the answer adds the CPU lessons' sentences, the cache
+    /// bound, the language table, the timelines.
+    pub extras: &'static [Extra],
+}
+
+/// What a lesson's answer adds after its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// The sentence of the CPU section (`cpu::lessons`) whose bold title
+    /// starts with this text.
+    Cpu(&'static str),
+    CacheBound,
+    Language,
+    Timelines,
+    Calibration,
+}
+
+/// Seeded users of a lesson that needs no more (seeding takes ~0.1 s).
+const SMALL: u64 = 2_000;
+/// The full data set (seeded in ~5 s the first time).
+const FULL: u64 = 100_000;
+
+const REALISTIC: Tool = Tool::LoadgenRealistic;
+
+/// The lessons, in the talk's order.
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        number: 1,
+        id: "cgi",
+        title: "a process per request (CGI)",
+        rows: &["stage-1", "python-1", "stage-2"],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Rps(Tool::Wrk),
+            Col::RoleUs(Role::Cgi),
+            Col::RoleUs(Role::CgiHost),
+            Col::RoleUs(Role::App),
+            Col::Phase("process"),
+            Col::Phase("init"),
+            Col::Phase("db-open"),
+        ],
+        extras: &[Extra::Cpu("A CGI request")],
+    },
+    Lesson {
+        number: 2,
+        id: "app-server",
+        title: "the app server",
+        rows: &["stage-1", "python-1", "stage-2", "python-2"],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Speedup(REALISTIC),
+            Col::Rps(Tool::Wrk),
+            Col::Speedup(Tool::Wrk),
+            Col::Phase("session"),
+            Col::Phase("query"),
+            Col::ServerUs,
+        ],
+        extras: &[],
+    },
+    Lesson {
+        number: 3,
+        id: "gil",
+        title: "the GIL: one core of two",
+        // stage-2-slow50: the emulated interpreter (50× the work under the
+        // lock), beside the real one.
+        rows: &["stage-2", "stage-2-gil", "stage-2-slow50", "python-2"],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::RoleCores(Role::App),
+            Col::RoleUs(Role::App),
+            Col::Phase("gil-held"),
+            Col::Phase("gil-wait"),
+            Col::GilBound,
+            Col::RoleUs(Role::Load),
+        ],
+        extras: &[Extra::Cpu("Cores the app process keeps busy")],
+    },
+    Lesson {
+        number: 4,
+        id: "balancing",
+        title: "balancing with nginx",
+        rows: &[
+            "stage-2",
+            "stage-3",
+            "stage-2-gil",
+            "stage-3-gil",
+            "python-2",
+            "python-3",
+            "fault-stage-3-kill",
+        ],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Speedup(REALISTIC),
+            Col::RoleUs(Role::Nginx),
+            Col::RoleUs(Role::App),
+            Col::ServerUs,
+            Col::Capacity,
+        ],
+        extras: &[Extra::Cpu("nginx in front"), Extra::Timelines],
+    },
+    Lesson {
+        number: 5,
+        id: "caching",
+        title: "memcached, and nginx reading it",
+        rows: &[
+            "stage-3",
+            "stage-4",
+            "python-3",
+            "python-4",
+            "fault-stage-4-memcached",
+        ],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC, Tool::LoadgenSingle, Tool::Wrk],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Speedup(REALISTIC),
+            Col::Rps(Tool::Wrk),
+            Col::Speedup(Tool::Wrk),
+            Col::Hits,
+            Col::RoleUs(Role::Nginx),
+            Col::RoleUs(Role::Memcached),
+            Col::RoleUs(Role::App),
+        ],
+        extras: &[
+            Extra::Cpu("A cache hit"),
+            Extra::CacheBound,
+            Extra::Timelines,
+        ],
+    },
+    Lesson {
+        number: 6,
+        id: "index",
+        title: "don't forget to index",
+        rows: &["stage-4", "stage-4-noindex", "python-4-noindex"],
+        users: FULL,
+        rates: false,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Rps(Tool::Wrk),
+            Col::Phase("query"),
+            Col::Hits,
+        ],
+        extras: &[],
+    },
+    Lesson {
+        number: 7,
+        id: "tools",
+        title: "the homegrown tool versus ab",
+        rows: &["ceiling-nginx-static", "stage-4", "calibration"],
+        users: SMALL,
+        rates: false,
+        tools: &Tool::ALL,
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Rps(Tool::LoadgenSingle),
+            Col::Rps(Tool::AbKeepAlive),
+            Col::Rps(Tool::Ab),
+            Col::Rps(Tool::Wrk),
+            Col::LoadUs(Tool::LoadgenSingle),
+            Col::LoadUs(Tool::Wrk),
+            Col::LoadUs(Tool::Ab),
+        ],
+        extras: &[Extra::Calibration],
+    },
+    Lesson {
+        number: 8,
+        id: "fast-enough",
+        title: "how fast is fast enough?",
+        rows: &["stage-1", "python-2", "stage-4"],
+        users: SMALL,
+        rates: true,
+        tools: &[],
+        columns: &[
+            Col::FastEnough,
+            Col::P99At(100),
+            Col::P99At(1000),
+            Col::P99At(10000),
+        ],
+        extras: &[],
+    },
+    Lesson {
+        number: 9,
+        id: "language",
+        title: "scaling isn't about the language",
+        rows: &["python-2", "stage-2", "python-4", "stage-4"],
+        users: SMALL,
+        rates: false,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[Col::Rps(REALISTIC), Col::Rps(Tool::Wrk), Col::ServerUs],
+        extras: &[Extra::Language],
+    },
+];
+
+/// The lesson with this number or id.
+pub fn find(key: &str) -> Option<&'static Lesson> {
+    LESSONS
+        .iter()
+        .find(|l| l.id == key || l.number.to_string() == key)
+}
+
+/// A lesson's answer from `run`: its table (the rows the run has), then
+/// its extras, in Markdown.
+pub fn answer(run: &Run, lesson: &Lesson) -> String {
+    let mut o = String::new();
+    let rows: Vec<&str> = lesson
+        .rows
+        .iter()
+        .copied()
+        .filter(|r| run.row(r).is_some() && !r.starts_with("fault-"))
+        .collect();
+    if rows.is_empty() {
+        let _ = writeln!(
+            o,
+            "— (this run has none of the lesson's rows: {})",
+            lesson.rows.join(", ")
+        );
+        return o;
+    }
+    let _ = writeln!(o, "From `{}` ({}).\n", run.name, machine_line(run));
+    o.push_str("| row |");
+    for c in lesson.columns {
+        let _ = write!(o, " {} |", c.header());
+    }
+    o.push_str("\n|---|");
+    for _ in lesson.columns {
+        o.push_str("--:|");
+    }
+    o.push('\n');
+    for r in &rows {
+        let _ = write!(o, "| `{r}` |");
+        for c in lesson.columns {
+            let _ = write!(o, " {} |", c.value(run, r));
+        }
+        o.push('\n');
+    }
+    o.push('\n');
+    for e in lesson.extras {
+        match e {
+            Extra::Cpu(title) => {
+                let prefix = format!("**{title}");
+                for s in cpu::lessons(&run.cpu)
+                    .into_iter()
+                    .filter(|s| s.starts_with(&prefix))
+                {
+                    let _ = writeln!(o, "- {s}\n");
+                }
+            }
+            Extra::CacheBound => {
+                let x = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2}"));
+                for b in scaling::cache_bounds(run) {
+                    let _ = write!(
+                        o,
+                        "- `{}` against `{}`: {:.1}% hits; a hit costs {} and a miss {} of a `{}` request in server CPU, which bounds the speed-up to {}; measured {}",
+                        b.cached,
+                        b.uncached,
+                        b.h * 100.0,
+                        x(b.hit),
+                        x(b.miss),
+                        b.uncached,
+                        b.bound.map_or("—".into(), |v| format!("×{v:.2}")),
+                        b.measured.map_or("—".into(), |v| format!("×{v:.2}")),
+                    );
+                    if let Some(r) = b.app_ratio() {
+                        let _ = write!(
+                            o,
+                            "; a request the app answers takes it {r:.2}× the time it takes in `{}`",
+                            b.uncached
+                        );
+                    }
+                    o.push_str(".\n");
+                }
+                o.push('\n');
+            }
+            Extra::Language => {
+                o.push_str("| stage | CPython ÷ Rust, realistic | one hot page |\n|---|--:|--:|\n");
+                for l in scaling::language(run) {
+                    let inv = |p: (Option<f64>, Option<f64>)| {
+                        scaling::LanguageRow::ratio(p)
+                            .map_or("—".into(), |x| format!("Rust ×{x:.1}"))
+                    };
+                    let _ = writeln!(
+                        o,
+                        "| {} (`{}` · `{}`) | {} | {} |",
+                        l.stage,
+                        l.python,
+                        l.rust,
+                        inv(l.realistic),
+                        inv(l.hot)
+                    );
+                }
+                o.push('\n');
+            }
+            Extra::Timelines => {
+                for f in run
+                    .timelines
+                    .iter()
+                    .filter(|f| lesson.rows.contains(&f.name.as_str()))
+                {
+                    if let Ok(tl) = &f.run {
+                        let errors: u64 = tl
+                            .samples
+                            .iter()
+                            .filter(|s| s.t_s >= 0)
+                            .map(|s| s.errors.total)
+                            .sum();
+                        let responses: u64 = tl
+                            .samples
+                            .iter()
+                            .filter(|s| s.t_s >= 0)
+                            .map(|s| s.responses)
+                            .sum();
+                        let _ = write!(
+                            o,
+                            "- `{}`: {} responses after the warm-up, {} errors",
+                            f.name,
+                            loadgen::summary::thousands(responses),
+                            errors
+                        );
+                        if let Some(Ok(ev)) = &f.events {
+                            for e in ev {
+                                let _ = write!(o, "; at {:.2} s: {}", e.t_s, e.label);
+                            }
+                        }
+                        let _ = writeln!(o, " (chart: `{}`).", f.svg_name());
+                    }
+                }
+                o.push('\n');
+            }
+            Extra::Calibration => {
+                if let Some((ratio, lg, wrk)) = run.calibration() {
+                    let _ = writeln!(
+                        o,
+                        "- Calibration: loadgen/wrk = {ratio:.2} ({} against {} req/s on nginx serving 2 KB).\n",
+                        fmt_rps(lg),
+                        fmt_rps(wrk)
+                    );
+                }
+            }
+        }
+    }
+    o
+}
+
+/// `cpu · cores · date` from machine.txt, for an answer's first line.
+fn machine_line(run: &Run) -> String {
+    let m = run.machine.as_deref().unwrap_or("");
+    let get = |k: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+            .unwrap_or("?")
+            .trim()
+            .to_string()
+    };
+    format!("{}, {} cores, {}", get("cpu"), get("cores"), get("date"))
+}
+
+/// Rewrites every answer block of `text` from `run`; the new text.
+pub fn fill(text: &str, run: &Run) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!-- answer: ") {
+        let (before, after) = rest.split_at(start);
+        out.push_str(before);
+        let id_end = after
+            .find(" -->")
+            .ok_or("an `<!-- answer:` marker is not closed")?;
+        let id = after["<!-- answer: ".len()..id_end].trim();
+        let lesson = find(id).ok_or_else(|| format!("no lesson {id:?} (answer marker)"))?;
+        let end = after
+            .find("<!-- /answer -->")
+            .ok_or_else(|| format!("answer {id} has no `<!-- /answer -->`"))?;
+        let _ = write!(out, "<!-- answer: {id} -->\n{}", answer(run, lesson));
+        out.push_str("<!-- /answer -->");
+        rest = &after[end + "<!-- /answer -->".len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The text of answer block `id` in `text` (between its markers), if any.
+pub fn block<'a>(text: &'a str, id: &str) -> Option<&'a str> {
+    let open = format!("<!-- answer: {id} -->");
+    let start = text.find(&open)? + open.len();
+    let len = text[start..].find("<!-- /answer -->")?;
+    Some(&text[start..start + len])
+}
+
+/// The shell assignments `scripts/lesson.sh` reads for a lesson.
+pub fn spec(lesson: &Lesson) -> String {
+    format!(
+        "NUMBER={}\nID={}\nTITLE='{}'\nROWS='{}'\nTOOLS='{}'\nUSERS={}\nRATES={}\n",
+        lesson.number,
+        lesson.id,
+        lesson.title.replace('\'', ""),
+        lesson.rows.join(" "),
+        lesson
+            .tools
+            .iter()
+            .map(|t| t.id())
+            .collect::<Vec<_>>()
+            .join(" "),
+        lesson.users,
+        u8::from(lesson.rates)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lessons_are_numbered_in_order_and_findable() {
+        for (i, l) in LESSONS.iter().enumerate() {
+            assert_eq!(l.number as usize, i + 1);
+            assert_eq!(find(l.id).unwrap().number, l.number);
+            assert_eq!(find(&l.number.to_string()).unwrap().id, l.id);
+        }
+        assert!(spec(&LESSONS[0]).contains("ROWS='stage-1 python-1 stage-2'"));
+    }
+
+    #[test]
+    fn fill_rewrites_answer_blocks_only() {
+        let run = Run {
+            raw_dir: "/nonexistent".into(),
+            name: "test-run".into(),
+            rows: Vec::new(),
+            machine: None,
+            params: None,
+            commands: None,
+            explain: None,
+            warnings: Vec::new(),
+            cpu: Default::default(),
+            rates: Vec::new(),
+            timelines: Vec::new(),
+        };
+        let text = "a\n<!-- answer: cgi -->\nold\n<!-- /answer -->\nb\n";
+        let new = fill(text, &run).unwrap();
+        assert!(new.starts_with("a\n<!-- answer: cgi -->\n— (this run has none"));
+        assert!(new.ends_with("<!-- /answer -->\nb\n") && !new.contains("old"));
+        assert_eq!(
+            fill(&new, &run).unwrap(),
+            new,
+            "filling twice changes nothing"
+        );
+        assert!(fill("<!-- answer: nope -->x<!-- /answer -->", &run).is_err());
+    }
+}
