@@ -56,6 +56,7 @@ python-4-noindex|4|CPython: python-4 on the database without the index|28|yes
 stage-2-slow50|2|app server, --gil --python-factor 50, 1 thread (the emulated interpreter)|139|no
 stage-3-slow50|3|nginx + 2 instances, --gil --python-factor 50, 1 thread each|217|no
 stage-4-slow50|4|nginx + memcached + 2 instances, --gil --python-factor 50, 1 thread each|616 (homegrown) / 1750 (ab)|no
+stage-4-threads4|4|stage-4 with 4 worker threads per instance instead of 2 (do memcached round trips stall the workers?)|616 (homegrown) / 1750 (ab)|no
 fault-stage-3-kill|-|timeline: stage-3 under load, an instance killed at t = 5 s||yes
 fault-stage-4-memcached|-|timeline: stage-4 under load, memcached killed at t = 5 s||yes
 calibration|-|loadgen vs wrk, nginx serving 2 KB||yes
@@ -511,6 +512,9 @@ for row in $ROWS; do
     stage-3-gil) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --db @DB@ --gil ;;
     stage-3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --db @DB@ ;;
     stage-4|stage-4-warm) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    # A worker blocked in a memcached round trip polls nothing else: if
+    # that cost throughput, more workers than cores would win this row.
+    stage-4-threads4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --threads 4 --db @DB@ ;;
     stage-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
     # The talk's own stack, deployed exactly as the Rust rows: the same CGI
     # host, nginx configuration, supervisor and memcached (peers/python).

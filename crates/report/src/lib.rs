@@ -282,7 +282,7 @@ pub struct Run {
 
 /// The rows compare.sh runs, in its order: used to order rows found only
 /// from file names.
-const KNOWN_ROWS: [&str; 19] = [
+const KNOWN_ROWS: [&str; 20] = [
     "ceiling-nginx-static",
     "ceiling-hyper-hello",
     "stage-1",
@@ -301,6 +301,7 @@ const KNOWN_ROWS: [&str; 19] = [
     "stage-2-slow50",
     "stage-3-slow50",
     "stage-4-slow50",
+    "stage-4-threads4",
     "calibration",
 ];
 
