@@ -234,6 +234,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
 {
   echo "host: $HOST"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates scripts peers Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"

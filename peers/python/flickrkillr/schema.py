@@ -1,7 +1,7 @@
 """How every process opens the database (``crates/model/src/schema.rs``).
 
-The schema itself is the seeding tool's (``/work/snap/seed``, the Rust
-``seed`` crate): this peer only opens seeded files and checks that they are
+The schema itself is the seeding tool's (the Rust ``seed`` crate,
+``target/release/seed``): this peer only opens seeded files and checks that they are
 what it expects. The secondary indexes (``photos_by_user``,
 ``comments_by_photo``) are created by the seeding tool unless it is told
 ``--no-index``; the queries in :mod:`flickrkillr.queries` are the same SQL
