@@ -11,6 +11,8 @@
 #   5. scripts/compare.sh --quick: every stage verified and measured, into
 #      target/compare-quick/ (ignored by git: the committed results/ and a
 #      user's own full run are never touched)
+#   6. one workshop lesson end to end (scripts/lesson.sh 5: its rows, its
+#      fault timeline, its table), into target/lessons/ (ignored by git)
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
 # a failure, never a silent skip.
@@ -73,10 +75,24 @@ step "the main job, quick: every stage side by side, verified, with loadgen, ab 
 quick=target/compare-quick
 rm -rf "$quick"
 scripts/compare.sh --quick --out "$quick"
-for f in latest.csv latest.md latest.svg latest-phases.svg latest-cpu.csv latest-cpu.svg; do
+for f in latest.csv latest.md latest.svg latest-phases.svg latest-cpu.csv latest-cpu.svg \
+  latest-latency.svg latest-language.svg fault-stage-3-kill-timeline.svg fault-stage-4-memcached-timeline.svg; do
   [ -s "$quick/$f" ] || { echo "FAIL: compare.sh --quick did not write $quick/$f" >&2; exit 1; }
 done
 rows=$(ls "$quick"/*/raw/rows.tsv)
 bad=$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$rows")
 [ -z "$bad" ] || { echo "FAIL: rows not ok in $rows:"; echo "$bad"; exit 1; } >&2
 echo "compare.sh --quick: 1 passed, 0 failed ($(($(wc -l < "$rows") - 1)) rows ok, in $quick)"
+
+step "a workshop lesson, end to end: scripts/lesson.sh 5 (memcached, and nginx reading it)"
+lesson_log=$(mktemp)
+if ! scripts/lesson.sh 5 --users 500 --duration 1s --no-build > "$lesson_log" 2>&1; then
+  tail -n 30 "$lesson_log" >&2
+  echo "FAIL: scripts/lesson.sh 5 (log above)" >&2
+  exit 1
+fi
+for want in "## Lesson 5" "| \`stage-4\` |" "| \`python-4\` |" "\`stage-4\` against \`stage-3\`" "fault-stage-4-memcached"; do
+  grep -qF -- "$want" "$lesson_log" || { tail -n 30 "$lesson_log" >&2; echo "FAIL: lesson 5's answer has no \"$want\"" >&2; exit 1; }
+done
+rm -f "$lesson_log"
+echo "scripts/lesson.sh 5: 1 passed, 0 failed"

@@ -45,6 +45,8 @@ pub enum Col {
     LoadUs(Tool),
     /// instances ÷ the lock's held time per request (derived, `cpu::GilBound`).
     GilBound,
+    /// The talk's figure for the row's stage (rows.tsv).
+    Talk,
 }
 
 impl Col {
@@ -63,6 +65,7 @@ impl Col {
             Col::P99At(r) => format!("p99 at {r} req/s"),
             Col::LoadUs(t) => format!("the tool's own µs/req ({})", t.label()),
             Col::GilBound => "the GIL's bound, req/s (derived)".into(),
+            Col::Talk => "the talk".into(),
         }
     }
 
@@ -130,6 +133,7 @@ impl Col {
                 .and_then(|x| x.run_at(rate as f64))
                 .map(|x| x.p99_ms)
                 .map_or_else(dash, fmt_ms),
+            Col::Talk => r.map(|r| r.spec.talk_rps.clone()).unwrap_or_default(),
             Col::GilBound => cell(None)
                 .and_then(|c| c.gil.as_ref())
                 .map_or_else(dash, |g| fmt_rps(g.bound_rps)),
@@ -176,6 +180,8 @@ pub struct Lesson {
 /// What a lesson's answer adds after its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extra {
+    /// What each part of the run took (`timing.tsv`), in minutes.
+    Timing,
     /// The sentence of the CPU section (`cpu::lessons`) whose bold title
     /// starts with this text.
     Cpu(&'static str),
@@ -375,11 +381,120 @@ pub const LESSONS: &[Lesson] = &[
     },
 ];
 
-/// The lesson with this number or id.
+/// The README's generated blocks: the same machinery as the lessons, so
+/// the README's figures are regenerated and checked like WORKSHOP.md's
+/// (`report workshop README.md RAW_DIR`). Number 0: not a lesson, and
+/// `scripts/lesson.sh` does not run them.
+pub const README_BLOCKS: &[Lesson] = &[
+    Lesson {
+        number: 0,
+        id: "summary",
+        title: "every stage, side by side",
+        rows: &[
+            "ceiling-nginx-static",
+            "stage-1",
+            "python-1",
+            "stage-2",
+            "stage-2-gil",
+            "python-2",
+            "stage-3",
+            "stage-3-gil",
+            "python-3",
+            "stage-4",
+            "stage-4-warm",
+            "python-4",
+            "stage-4-noindex",
+            "python-4-noindex",
+        ],
+        users: FULL,
+        rates: true,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[
+            Col::Rps(REALISTIC),
+            Col::Speedup(REALISTIC),
+            Col::Rps(Tool::Wrk),
+            Col::Hits,
+            Col::ServerUs,
+            Col::FastEnough,
+            Col::Talk,
+        ],
+        extras: &[],
+    },
+    Lesson {
+        number: 0,
+        id: "where-the-cpu-goes",
+        title: "the CPU lessons, as sentences",
+        rows: &[
+            "stage-1",
+            "stage-2",
+            "stage-2-gil",
+            "python-2",
+            "stage-3",
+            "stage-4",
+        ],
+        users: FULL,
+        rates: false,
+        tools: &[REALISTIC, Tool::LoadgenSingle],
+        columns: &[],
+        extras: &[
+            Extra::Cpu("A CGI request"),
+            Extra::Cpu("Cores the app process keeps busy"),
+            Extra::Cpu("nginx in front"),
+            Extra::Cpu("A cache hit"),
+        ],
+    },
+    Lesson {
+        number: 0,
+        id: "cache-bound",
+        title: "what the cache can buy",
+        rows: &["stage-3", "stage-4", "stage-4-warm", "python-3", "python-4"],
+        users: FULL,
+        rates: false,
+        tools: &[REALISTIC, Tool::LoadgenSingle],
+        columns: &[],
+        extras: &[Extra::CacheBound],
+    },
+    Lesson {
+        number: 0,
+        id: "language-table",
+        title: "Rust against CPython, stage by stage",
+        rows: &[
+            "stage-1",
+            "python-1",
+            "stage-2",
+            "python-2",
+            "stage-3",
+            "python-3",
+            "stage-4",
+            "python-4",
+            "stage-4-noindex",
+            "python-4-noindex",
+        ],
+        users: FULL,
+        rates: false,
+        tools: &[REALISTIC, Tool::Wrk],
+        columns: &[],
+        extras: &[Extra::Language],
+    },
+    Lesson {
+        number: 0,
+        id: "timing",
+        title: "what each part of the main job took",
+        rows: &["stage-1"],
+        users: FULL,
+        rates: true,
+        tools: &Tool::ALL,
+        columns: &[],
+        extras: &[Extra::Timing],
+    },
+];
+
+/// The lesson with this number or id (or a README block, by id).
 pub fn find(key: &str) -> Option<&'static Lesson> {
     LESSONS
         .iter()
         .find(|l| l.id == key || l.number.to_string() == key)
+        .or_else(|| README_BLOCKS.iter().find(|l| l.id == key))
 }
 
 /// A lesson's answer from `run`: its table (the rows the run has), then
@@ -401,6 +516,15 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
         return o;
     }
     let _ = writeln!(o, "From `{}` ({}).\n", run.name, machine_line(run));
+    if !lesson.columns.is_empty() {
+        table(&mut o, run, lesson, &rows);
+    }
+    extras(&mut o, run, lesson);
+    o
+}
+
+/// The lesson's table: one line per row the run has.
+fn table(o: &mut String, run: &Run, lesson: &Lesson, rows: &[&str]) {
     o.push_str("| row |");
     for c in lesson.columns {
         let _ = write!(o, " {} |", c.header());
@@ -410,7 +534,7 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
         o.push_str("--:|");
     }
     o.push('\n');
-    for r in &rows {
+    for r in rows {
         let _ = write!(o, "| `{r}` |");
         for c in lesson.columns {
             let _ = write!(o, " {} |", c.value(run, r));
@@ -418,6 +542,10 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
         o.push('\n');
     }
     o.push('\n');
+}
+
+/// What the lesson adds after its table.
+fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
     for e in lesson.extras {
         match e {
             Extra::Cpu(title) => {
@@ -447,20 +575,27 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
                     if let Some(r) = b.app_ratio() {
                         let _ = write!(
                             o,
-                            "; a request the app answers takes it {r:.2}× the time it takes in `{}`",
+                            "; a request the app answers takes it {r:.2}× the time it takes in `{}` with every core busy",
                             b.uncached
                         );
+                        let at: Vec<String> = b
+                            .app_at_rates
+                            .iter()
+                            .map(|(rate, x)| format!("{x:.2}× at {}", fmt_rps(*rate as f64)))
+                            .collect();
+                        if !at.is_empty() {
+                            let _ = write!(o, ", and {} req/s offered", at.join(", "));
+                        }
                     }
                     o.push_str(".\n");
                 }
                 o.push('\n');
             }
             Extra::Language => {
-                o.push_str("| stage | CPython ÷ Rust, realistic | one hot page |\n|---|--:|--:|\n");
+                o.push_str("| stage | Rust ÷ CPython, realistic mix | one hot page (wrk) |\n|---|--:|--:|\n");
                 for l in scaling::language(run) {
                     let inv = |p: (Option<f64>, Option<f64>)| {
-                        scaling::LanguageRow::ratio(p)
-                            .map_or("—".into(), |x| format!("Rust ×{x:.1}"))
+                        scaling::LanguageRow::ratio(p).map_or("—".into(), |x| format!("×{x:.1}"))
                     };
                     let _ = writeln!(
                         o,
@@ -498,8 +633,35 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
                             "- `{}`: {} responses after the warm-up, {} errors",
                             f.name,
                             loadgen::summary::thousands(responses),
-                            errors
+                            loadgen::summary::thousands(errors)
                         );
+                        // What the errors were, from the run's own totals.
+                        let whole: Option<loadgen::Summary> = std::fs::read_to_string(
+                            run.raw_dir.join(format!("{}.timeline.json", f.name)),
+                        )
+                        .ok()
+                        .and_then(|t| serde_json::from_str(&t).ok());
+                        if let Some(e) = whole.map(|w| w.errors)
+                            && e.total > 0
+                        {
+                            let mut parts: Vec<String> = e
+                                .status
+                                .iter()
+                                .map(|(code, n)| format!("status {code}: {n}"))
+                                .collect();
+                            for (what, n) in [
+                                ("connect", e.connect),
+                                ("write", e.write),
+                                ("read", e.read),
+                                ("timeout", e.timeout),
+                                ("parse", e.parse),
+                            ] {
+                                if n > 0 {
+                                    parts.push(format!("{what}: {n}"));
+                                }
+                            }
+                            let _ = write!(o, " (over the whole run: {})", parts.join(", "));
+                        }
                         if let Some(Ok(ev)) = &f.events {
                             for e in ev {
                                 let _ = write!(o, "; at {:.2} s: {}", e.t_s, e.label);
@@ -509,6 +671,47 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
                     }
                 }
                 o.push('\n');
+            }
+            Extra::Timing => {
+                let Ok(text) = std::fs::read_to_string(run.raw_dir.join("timing.tsv")) else {
+                    continue;
+                };
+                let parts: Vec<(&str, u64)> = text
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once('\t'))
+                    .filter_map(|(p, s)| Some((p, s.trim().parse().ok()?)))
+                    .collect();
+                o.push_str("| part of the run | time |\n|---|--:|\n");
+                for (part, secs) in &parts {
+                    let name = if *part == "total" { "**total**" } else { part };
+                    let _ = writeln!(o, "| {name} | {} min {:02} s |", secs / 60, secs % 60);
+                }
+                o.push('\n');
+                // The sweeps run inside their rows' time: their share, from
+                // the rate files' own warm-up and duration.
+                let (mut n, mut load_s) = (0u64, 0.0);
+                for r in &run.rates {
+                    for x in &r.runs {
+                        let file = latency::file_name(&r.row, x.offered as u64);
+                        if let Some(sum) = std::fs::read_to_string(run.raw_dir.join(file))
+                            .ok()
+                            .and_then(|t| serde_json::from_str::<loadgen::Summary>(&t).ok())
+                        {
+                            n += 1;
+                            load_s += sum.warmup_s + sum.duration_s;
+                        }
+                    }
+                }
+                if n > 0 {
+                    let secs = load_s.round() as u64;
+                    let _ = writeln!(
+                        o,
+                        "Of the rows' time, the rate sweeps (latency at fixed offered rates): {n} runs, {} min {:02} s of load.\n",
+                        secs / 60,
+                        secs % 60
+                    );
+                }
             }
             Extra::Calibration => {
                 if let Some((ratio, lg, wrk)) = run.calibration() {
@@ -522,7 +725,6 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
             }
         }
     }
-    o
 }
 
 /// `cpu · cores · date` from machine.txt, for an answer's first line.
@@ -559,6 +761,22 @@ pub fn fill(text: &str, run: &Run) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The ids of the answer blocks of `text`, in order.
+pub fn ids(text: &str) -> Vec<&str> {
+    text.split("<!-- answer: ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(" -->").map(|(id, _)| id.trim()))
+        .collect()
+}
+
+/// The ids of the blocks of `old` whose text `new` changes.
+pub fn changed<'a>(old: &'a str, new: &str) -> Vec<&'a str> {
+    ids(old)
+        .into_iter()
+        .filter(|id| block(old, id) != block(new, id))
+        .collect()
 }
 
 /// The text of answer block `id` in `text` (between its markers), if any.

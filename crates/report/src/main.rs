@@ -28,7 +28,8 @@
 //! The lesson commands serve the workshop (`WORKSHOP.md`,
 //! `scripts/lesson.sh`): the lessons are data in `report::lessons`, and an
 //! answer is computed from a run's raw files like every other table.
-//! `workshop` rewrites WORKSHOP.md's answer blocks from a run; with
+//! `workshop` rewrites the answer blocks of WORKSHOP.md (and the figure
+//! blocks of README.md, `report::lessons::README_BLOCKS`) from a run; with
 //! `--check` it changes nothing and fails when a block is out of date.
 
 use std::path::PathBuf;
@@ -91,9 +92,10 @@ enum Command {
         /// The run's raw files (what compare.sh or lesson.sh wrote).
         raw_dir: PathBuf,
     },
-    /// Rewrite every `<!-- answer: ID -->` block of WORKSHOP.md from a run.
+    /// Rewrite every `<!-- answer: ID -->` block of a text (WORKSHOP.md's
+    /// lessons, README.md's figures) from a run.
     Workshop {
-        /// The workshop text (WORKSHOP.md).
+        /// The text: WORKSHOP.md or README.md.
         file: PathBuf,
         /// The run's raw files: the committed run's results/<run>/raw.
         raw_dir: PathBuf,
@@ -235,7 +237,11 @@ fn load_run(raw_dir: &std::path::Path) -> anyhow::Result<report::Run> {
 fn print_lesson(key: &str, raw_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let l = find_lesson(key)?;
     let run = load_run(raw_dir)?;
-    println!("## Lesson {} — {}\n", l.number, l.title);
+    if l.number > 0 {
+        println!("## Lesson {} — {}\n", l.number, l.title);
+    } else {
+        println!("## {}\n", l.title);
+    }
     print!("{}", report::lessons::answer(&run, l));
     Ok(ExitCode::SUCCESS)
 }
@@ -259,11 +265,7 @@ fn workshop(
             );
             return Ok(ExitCode::SUCCESS);
         }
-        let stale: Vec<&str> = report::lessons::LESSONS
-            .iter()
-            .filter(|l| report::lessons::block(&text, l.id) != report::lessons::block(&new, l.id))
-            .map(|l| l.id)
-            .collect();
+        let stale = report::lessons::changed(&text, &new);
         eprintln!(
             "report: {}: answers out of date ({}); regenerate with: report workshop {} {}",
             file.display(),

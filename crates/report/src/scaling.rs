@@ -10,7 +10,8 @@
 //!   hit ratio h, the CPU a hit and a miss cost in units of the uncached
 //!   row's request, the speed-up they bound, 1 / ((1−h)·miss + h·hit), next
 //!   to the measured one; the app's time per request that reached it, kind
-//!   by kind, against the uncached row's; and, for `stage-4-warm`, whether
+//!   by kind, against the uncached row's (in the closed-loop run, and at
+//!   each fixed offered rate both rows ran); and, for `stage-4-warm`, whether
 //!   its hit ratio had settled (its timeline: the last [`SETTLE_WINDOW_S`]
 //!   seconds of the warm-up against the measured window, within
 //!   [`SETTLED_POINTS`] points).
@@ -31,7 +32,7 @@ use std::path::Path;
 use loadgen::Summary;
 
 use super::render::{fmt_rps, fmt_speedup};
-use super::{Run, Tool};
+use super::{Run, Tool, latency};
 
 /// The warm row's hit ratio counts as settled when the measured window's
 /// differs from the end of the warm-up's by at most this many points.
@@ -133,19 +134,64 @@ pub struct CacheBound {
     /// stage-4-warm: the hit ratio at the end of the warm-up, and in the
     /// measured window (from the timeline).
     pub settle: Option<(f64, f64)>,
+    /// The same app-time ratio at fixed offered rates (open loop, the rate
+    /// files both rows have): (rate, cached ÷ uncached). On cores that are
+    /// not saturated a memcached round trip costs its own time, not a wait
+    /// for a core.
+    pub app_at_rates: Vec<(u64, f64)>,
 }
 
 impl CacheBound {
     /// The app's mean time per request that reached it, cached ÷ uncached,
     /// over the kinds both served (weighted by the cached row's responses).
     pub fn app_ratio(&self) -> Option<f64> {
-        let (mut num, mut den) = (0.0, 0.0);
-        for (_, u, c, n) in &self.app_ms {
-            num += c * *n as f64;
-            den += u * *n as f64;
-        }
-        (den > 0.0).then(|| num / den)
+        weighted(&self.app_ms)
     }
+}
+
+/// Σ cached·n ÷ Σ uncached·n over (kind, uncached ms, cached ms, n).
+fn weighted(app_ms: &[(String, f64, f64, u64)]) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (_, u, c, n) in app_ms {
+        num += c * *n as f64;
+        den += u * *n as f64;
+    }
+    (den > 0.0).then(|| num / den)
+}
+
+/// Per kind both served through the app: (kind, uncached app ms, cached
+/// app ms, cached app responses).
+fn app_by_kind(cached: &Summary, uncached: &Summary) -> Vec<(String, f64, f64, u64)> {
+    let mut out = Vec::new();
+    for (kind, k) in &cached.kinds {
+        if let Some(uk) = uncached.kinds.get(kind)
+            && k.app_responses > 0
+            && uk.app_responses > 0
+        {
+            out.push((kind.clone(), uk.app_ms, k.app_ms, k.app_responses));
+        }
+    }
+    out
+}
+
+/// The app-time ratio at every offered rate both rows ran.
+fn app_at_rates(run: &Run, cached: &str, uncached: &str) -> Vec<(u64, f64)> {
+    let Some(rates) = run.rates.iter().find(|r| r.row == cached) else {
+        return Vec::new();
+    };
+    let read = |row: &str, rate: u64| -> Option<Summary> {
+        let text = std::fs::read_to_string(run.raw_dir.join(latency::file_name(row, rate))).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    rates
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let rate = r.offered as u64;
+            let (c, u) = (read(cached, rate)?, read(uncached, rate)?);
+            Some((rate, weighted(&app_by_kind(&c, &u))?))
+        })
+        .collect()
 }
 
 /// The cache lesson's rows, for the pairs the run has.
@@ -183,17 +229,9 @@ pub fn cache_bounds(run: &Run) -> Vec<CacheBound> {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
         };
-        let mut app_ms = Vec::new();
-        if let Some(us) = loadgen_summary(&run.raw_dir, uncached, Tool::LoadgenRealistic) {
-            for (kind, k) in &sum.kinds {
-                if let Some(uk) = us.kinds.get(kind)
-                    && k.app_responses > 0
-                    && uk.app_responses > 0
-                {
-                    app_ms.push((kind.clone(), uk.app_ms, k.app_ms, k.app_responses));
-                }
-            }
-        }
+        let app_ms = loadgen_summary(&run.raw_dir, uncached, Tool::LoadgenRealistic)
+            .map(|us| app_by_kind(&sum, &us))
+            .unwrap_or_default();
         out.push(CacheBound {
             cached: cached.to_string(),
             uncached: uncached.to_string(),
@@ -204,6 +242,7 @@ pub fn cache_bounds(run: &Run) -> Vec<CacheBound> {
             measured,
             app_ms,
             settle: settle(&sum),
+            app_at_rates: app_at_rates(run, cached, uncached),
         });
     }
     out
@@ -363,6 +402,17 @@ fn cache_markdown(o: &mut String, rows: &[CacheBound]) {
                     " {kind} {c:.3} vs {u:.3} (×{:.2});",
                     if *u > 0.0 { c / u } else { 0.0 }
                 );
+            }
+            o.push('\n');
+        }
+        if !b.app_at_rates.is_empty() {
+            let _ = write!(
+                o,
+                "- `{}` against `{}`, the same at fixed offered rates (open loop):",
+                b.cached, b.uncached
+            );
+            for (rate, r) in &b.app_at_rates {
+                let _ = write!(o, " ×{r:.2} at {} req/s;", fmt_rps(*rate as f64));
             }
             o.push('\n');
         }

@@ -29,7 +29,10 @@
 //! Server-Timing phases, so it is measured, not hidden. Each exchange is
 //! bounded ([`IO_TIMEOUT`], [`CONNECT_TIMEOUT`]), and a server that failed
 //! is skipped for [`RETRY_AFTER`], so a dead or hung memcached costs at most
-//! one bounded stall per second per server, never one per request.
+//! one bounded stall per second per server, never one per request. Whether
+//! the waits cost throughput was measured (the `stage-4-threads4` row of
+//! compare.sh, `results/experiments/worker-threads/`): twice the workers
+//! served +3% (median), within the noise, so one worker per core stays.
 //!
 //! ## Keys
 //! Keys are built by [`crate::keys`], go through [`keys::escape`] (nginx's
