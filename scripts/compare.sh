@@ -12,7 +12,7 @@
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
 # with each tool — every tool run inside `cpuwatch`, which records the CPU
 # every process of the row spent in exactly the measured window — then,
-# for the stage rows, latency at fixed offered rates (`loadgen --rate`,
+# for the stage-N and python-N rows, latency at fixed offered rates (`loadgen --rate`,
 # stopping at the first rate the row cannot sustain), stop it, and check
 # that nothing it started is left running. Every row runs on a fresh copy of
 # the seeded database, so the writes of one row never change what the next
@@ -76,8 +76,12 @@ OUT=""
 ROWS=""
 ALL_TOOLS="loadgen-realistic loadgen-single ab-k ab wrk"
 TOOLS=$ALL_TOOLS
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
+  case "$1" in
+    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out)
+      [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
+  esac
   case "$1" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
@@ -443,7 +447,8 @@ fault_row() { # row victim-label needle-in-its-command-line cmd...
   # Events in wall-clock time (@UNIX): the report places them on the
   # timeline, whose JSON says when its t = 0 was (timeline_zero_unix_s).
   printf '@%s\tkill -9 of %s (pid %s)\n' "$(date +%s.%N)" "$label" "${victim:-none}" > "$RAW/$row.events.tsv"
-  if [ -n "$victim" ]; then kill -KILL "$victim"; fi
+  # (It may have exited on its own meanwhile: not a failure of the run.)
+  if [ -n "$victim" ]; then kill -KILL "$victim" 2>/dev/null || true; fi
   # When a new process runs in its place.
   local i new=""
   for ((i = 0; i < 100; i++)); do

@@ -25,8 +25,8 @@ BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LESSON=--list ;;
-    --users) USERS_ARG=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
+    --users|--duration) [ $# -ge 2 ] || { echo "lesson.sh: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in --users) USERS_ARG=$2 ;; --duration) DURATION=$2 ;; esac; shift ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "lesson.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -62,10 +62,10 @@ args=(--out "$OUT" --users "$USERS" --duration "$DURATION" --warmup 1s --rows "$
 status=0
 scripts/compare.sh "${args[@]}" || status=$?
 
-raw=$(ls -d "$OUT"/*/raw 2>/dev/null | sort | tail -n 1)
+raw=$(ls -d "$OUT"/*/raw 2>/dev/null | sort | tail -n 1) || true
 [ -n "$raw" ] || { echo "lesson.sh: compare.sh wrote no run into $OUT" >&2; exit 1; }
 echo
-"$REPORT" lesson "$NUMBER" "$raw"
+"$REPORT" lesson "$ID" "$raw"
 echo "charts and the full table: $OUT/ (latest.md, latest*.svg)"
 [ "$status" = 0 ] || echo "lesson.sh: some rows failed (see $OUT/latest.md)" >&2
 exit "$status"

@@ -43,8 +43,9 @@
 //! thread burns (K−1)× the thread CPU time it spent holding it, still
 //! holding it. That is what a K-times-slower interpreter would do; the
 //! extra time is the `python` Server-Timing phase. K = 1 (the default) is
-//! the plain lock; compare.sh's `cpython` rows use
-//! [`CPYTHON_FACTOR`]. Thread CPU time, not wall time, so time a thread
+//! the plain lock; compare.sh's `stage-N-slow50` rows use
+//! [`CPYTHON_FACTOR`] (not in its default run: the real CPython peer's
+//! `python-N` rows are, and `results/experiments/emulation/` compares them). Thread CPU time, not wall time, so time a thread
 //! spends preempted while holding the lock is not multiplied.
 
 use std::cell::Cell;
@@ -53,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use crate::timing::Timing;
 
-/// The `--python-factor` of compare.sh's `cpython` rows: CPython runs the
+/// The `--python-factor` of compare.sh's `stage-N-slow50` rows: CPython runs the
 /// kind of code a web request is made of (parsing, dicts, string building,
 /// templates) some tens of times slower than compiled code; 50 is the
 /// middle of that range, not a value fitted to any target. The talk's

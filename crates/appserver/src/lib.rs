@@ -30,7 +30,7 @@
 //! details). With `--gil`, two worker threads still exist, but only one runs
 //! "Python" at a time: the talk's "can only utilize one core on a dual core
 //! machine". `--python-factor K` gives that "Python" the weight of a
-//! K-times-slower interpreter (compare.sh's `cpython` rows: K = 50).
+//! K-times-slower interpreter (compare.sh's `stage-N-slow50` rows: K = 50).
 //!
 //! ## Instances
 //! stages 3 and 4 run this server several times behind nginx: [`instance`]
@@ -80,7 +80,7 @@ pub struct ServeArgs {
     /// With --gil: work done holding the lock costs K times the CPU time the
     /// Rust code needs (the thread burns the difference, holding the lock),
     /// as in a K-times-slower interpreter. 1 = Rust's speed; compare.sh's
-    /// `cpython` rows use 50 (app::CPYTHON_FACTOR). Shows why the GIL and the
+    /// `stage-N-slow50` rows use 50 (app::CPYTHON_FACTOR). Shows why the GIL and the
     /// cache mattered so much more for CherryPy than they do for Rust.
     #[arg(long, env = "FK_PYTHON_FACTOR", default_value_t = 1, requires = "gil",
           value_parser = clap::value_parser!(u32).range(1..=10_000))]

@@ -62,7 +62,7 @@ impl Col {
             Col::Phase(p) => format!("`{p}` ms"),
             Col::Hits => "cache hits".into(),
             Col::FastEnough => format!("highest rate with p99 < {} ms", latency::P99_BUDGET_MS),
-            Col::P99At(r) => format!("p99 at {r} req/s"),
+            Col::P99At(r) => format!("p99 ms at {} req/s", fmt_rps(r as f64)),
             Col::LoadUs(t) => format!("the tool's own µs/req ({})", t.label()),
             Col::GilBound => "the GIL's bound, req/s (derived)".into(),
             Col::Talk => "the talk".into(),
@@ -99,10 +99,13 @@ impl Col {
                 .and_then(|r| r.phases.as_ref())
                 .and_then(|(_, ph)| ph.get(p).copied())
                 .map_or_else(dash, fmt_ms),
-            Col::Hits => r
-                .and_then(|r| r.cache_hits)
-                .map(|(h, n)| format!("{:.1}%", 100.0 * h as f64 / n.max(1) as f64))
-                .unwrap_or_else(|| "0%".into()),
+            Col::Hits => match r {
+                Some(r) if r.rps(REALISTIC).is_some() => r
+                    .cache_hits
+                    .map(|(h, n)| format!("{:.1}%", 100.0 * h as f64 / n.max(1) as f64))
+                    .unwrap_or_else(|| "0%".into()),
+                _ => dash(),
+            },
             Col::FastEnough => run
                 .rates
                 .iter()
@@ -133,7 +136,10 @@ impl Col {
                 .and_then(|x| x.run_at(rate as f64))
                 .map(|x| x.p99_ms)
                 .map_or_else(dash, fmt_ms),
-            Col::Talk => r.map(|r| r.spec.talk_rps.clone()).unwrap_or_default(),
+            Col::Talk => r
+                .map(|r| r.spec.talk_rps.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(dash),
             Col::GilBound => cell(None)
                 .and_then(|c| c.gil.as_ref())
                 .map_or_else(dash, |g| fmt_rps(g.bound_rps)),
@@ -594,7 +600,7 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
             Extra::Language => {
                 o.push_str("| stage | Rust ÷ CPython, realistic mix | one hot page (wrk) |\n|---|--:|--:|\n");
                 for l in scaling::language(run) {
-                    let inv = |p: (Option<f64>, Option<f64>)| {
+                    let rust_over_python = |p: (Option<f64>, Option<f64>)| {
                         scaling::LanguageRow::ratio(p).map_or("—".into(), |x| format!("×{x:.1}"))
                     };
                     let _ = writeln!(
@@ -603,8 +609,8 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
                         l.stage,
                         l.python,
                         l.rust,
-                        inv(l.realistic),
-                        inv(l.hot)
+                        rust_over_python(l.realistic),
+                        rust_over_python(l.hot)
                     );
                 }
                 o.push('\n');
@@ -660,7 +666,7 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
                                     parts.push(format!("{what}: {n}"));
                                 }
                             }
-                            let _ = write!(o, " (over the whole run: {})", parts.join(", "));
+                            let _ = write!(o, " ({})", parts.join(", "));
                         }
                         if let Some(Ok(ev)) = &f.events {
                             for e in ev {
@@ -742,22 +748,34 @@ fn machine_line(run: &Run) -> String {
 
 /// Rewrites every answer block of `text` from `run`; the new text.
 pub fn fill(text: &str, run: &Run) -> Result<String, String> {
+    const OPEN: &str = "<!-- answer: ";
+    const CLOSE: &str = "<!-- /answer -->";
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("<!-- answer: ") {
+    while let Some(start) = rest.find(OPEN) {
         let (before, after) = rest.split_at(start);
         out.push_str(before);
-        let id_end = after
-            .find(" -->")
+        let body = &after[OPEN.len()..];
+        let id_end = body
+            .find("-->")
             .ok_or("an `<!-- answer:` marker is not closed")?;
-        let id = after["<!-- answer: ".len()..id_end].trim();
+        let id = body[..id_end].trim();
+        if id.is_empty() {
+            return Err("an `<!-- answer: -->` marker names no lesson".into());
+        }
         let lesson = find(id).ok_or_else(|| format!("no lesson {id:?} (answer marker)"))?;
-        let end = after
-            .find("<!-- /answer -->")
-            .ok_or_else(|| format!("answer {id} has no `<!-- /answer -->`"))?;
-        let _ = write!(out, "<!-- answer: {id} -->\n{}", answer(run, lesson));
-        out.push_str("<!-- /answer -->");
-        rest = &after[end + "<!-- /answer -->".len()..];
+        let end = body
+            .find(CLOSE)
+            .ok_or_else(|| format!("answer {id} has no `{CLOSE}`"))?;
+        // The block's own end, not the next block's.
+        if body[..end].contains(OPEN) {
+            return Err(format!(
+                "answer {id} has no `{CLOSE}` before the next answer"
+            ));
+        }
+        let _ = write!(out, "{OPEN}{id} -->\n{}", answer(run, lesson));
+        out.push_str(CLOSE);
+        rest = &body[end + CLOSE.len()..];
     }
     out.push_str(rest);
     Ok(out)
@@ -845,5 +863,14 @@ mod tests {
             "filling twice changes nothing"
         );
         assert!(fill("<!-- answer: nope -->x<!-- /answer -->", &run).is_err());
+        assert!(
+            fill("<!-- answer: -->x<!-- /answer -->", &run).is_err(),
+            "no id"
+        );
+        let unclosed = "<!-- answer: cgi -->\nx\n<!-- answer: gil -->\ny\n<!-- /answer -->\n";
+        assert!(
+            fill(unclosed, &run).is_err(),
+            "a block never takes the next one's end"
+        );
     }
 }

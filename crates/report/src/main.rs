@@ -80,7 +80,7 @@ enum Command {
     /// List the workshop's lessons: number, id, title and the rows each runs.
     Lessons,
     /// Print what scripts/lesson.sh runs for a lesson, as shell assignments
-    /// (NUMBER, ID, TITLE, ROWS, USERS, RATES).
+    /// (NUMBER, ID, TITLE, ROWS, TOOLS, USERS, RATES).
     LessonSpec {
         /// The lesson's number (1..9) or id (`cgi`, `gil`, ...).
         lesson: String,
@@ -226,7 +226,13 @@ fn lessons() -> anyhow::Result<ExitCode> {
 }
 
 fn lesson_spec(key: &str) -> anyhow::Result<ExitCode> {
-    print!("{}", report::lessons::spec(find_lesson(key)?));
+    let l = find_lesson(key)?;
+    // The README's blocks are not lessons: there is nothing to run for them.
+    anyhow::ensure!(
+        l.number > 0,
+        "{key:?} is a block of the README, not a lesson (`report lessons` lists the lessons)"
+    );
+    print!("{}", report::lessons::spec(l));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -236,8 +236,9 @@ fn main_table(o: &mut String, run: &Run) {
     o.push_str(
         "Each cell: req/s and the speed-up over the previous stage with the same tool, \
          then p50 · p99 latency. Speed-up compares a row of stage N with stage N−1 of the same \
-         series (`stage-3-gil` with `stage-2-gil`, `stage-4-cpython` with `stage-3-cpython`), \
-         or else of the main sequence (`stage-1` → `stage-2` → `stage-3` → `stage-4`: \
+         series (`stage-3-gil` with `stage-2-gil`, `stage-3-slow50` with `stage-2-slow50`), \
+         else of the same language (`python-3` with `python-2`, `python-4-noindex` with \
+         `python-3`), else of the main sequence (`stage-1` → `stage-2` → `stage-3` → `stage-4`: \
          `stage-2-gil` with `stage-1`, `stage-4-noindex` with `stage-3`). \
          Pages per day = req/s × 86,400 (the talk: \"even 40 req/s is 3.4 M pages/day\"), \
          from the realistic mix where there is one. — = no file.\n\n",

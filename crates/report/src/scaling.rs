@@ -105,10 +105,7 @@ pub fn language(run: &Run) -> Vec<LanguageRow> {
                     rps(r, Tool::LoadgenRealistic),
                 ),
                 hot: (rps(p, Tool::Wrk), rps(r, Tool::Wrk)),
-                talk: p
-                    .or(r)
-                    .map(|x| x.spec.talk_rps.clone())
-                    .filter(|t| !t.is_empty()),
+                talk: p.map(|x| x.spec.talk_rps.clone()).filter(|t| !t.is_empty()),
             })
         })
         .filter(|l| l.python != "python-4-noindex" || l.realistic.0.is_some())
@@ -426,9 +423,13 @@ fn cache_markdown(o: &mut String, rows: &[CacheBound]) {
                 measured * 100.0,
                 if points.abs() <= SETTLED_POINTS {
                     format!("settled (within {SETTLED_POINTS} points)")
-                } else {
+                } else if points > 0.0 {
                     format!(
                         "**not settled** ({points:+.1} points: a longer warm-up would raise it)"
+                    )
+                } else {
+                    format!(
+                        "**not settled** ({points:+.1} points: the hit ratio fell after the warm-up, evictions or expiry)"
                     )
                 }
             );

@@ -168,9 +168,36 @@ fn a_lessons_answer_is_its_table_from_the_run() {
     // The bound's sentences and the hit's CPU sentence are there.
     assert!(a.contains("`stage-4` against `stage-3`"), "{a}");
     assert!(a.contains("**A cache hit**"), "{a}");
-    // A lesson whose rows the run lacks says so instead of an empty table.
+    // The rows the run has, and only those: the CGI lesson's table has
+    // stage-2 (in the fixture) and neither CGI row (not in it).
     let cgi = lessons::answer(&run, lessons::find("cgi").unwrap());
-    assert!(cgi.contains("stage-2"), "stage-2 is in the fixture: {cgi}");
+    assert!(cgi.contains("| `stage-2` |"), "{cgi}");
+    assert!(!cgi.contains("| `stage-1` |") && !cgi.contains("| `python-1` |"));
+    // A lesson none of whose rows the run has says so instead of a table.
+    std::fs::remove_file(raw.join("stage-2.loadgen-realistic.json")).unwrap();
+    let tsv = std::fs::read_to_string(raw.join("rows.tsv")).unwrap();
+    let kept: String = tsv
+        .lines()
+        .filter(|l| !l.starts_with("stage-2\t"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(raw.join("rows.tsv"), kept).unwrap();
+    for f in std::fs::read_dir(&raw).unwrap() {
+        let f = f.unwrap().path();
+        if f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("stage-2.")
+        {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    let without = report::Run::load(&raw).unwrap();
+    let none = lessons::answer(&without, lessons::find("cgi").unwrap());
+    assert!(
+        none.starts_with("— (this run has none of the lesson's rows: stage-1, python-1, stage-2)"),
+        "{none}"
+    );
     let tools = lessons::answer(&run, lessons::find("tools").unwrap());
     assert!(tools.contains("| `stage-4` |"));
 }
