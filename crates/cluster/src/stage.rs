@@ -65,6 +65,15 @@ pub fn parse_args<T: clap::Parser>(listen: &'static str) -> T {
     T::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// The end of a stage's `main`: exit 0, or print the error's whole chain
+/// on one line (what failed and what to do) as `NAME: …` and exit 1.
+pub fn exit_with(name: &str, result: Result<(), impl std::fmt::Display>) {
+    if let Err(e) = result {
+        eprintln!("{name}: {e:#}");
+        std::process::exit(1);
+    }
+}
+
 /// What a stage's start-up works with: the supervisor its children join,
 /// the sockets it holds for them, nginx's reserved port, the run directory.
 #[derive(Debug)]

@@ -283,11 +283,7 @@ impl Summary {
                 "             (uncorrected = from the actual send time, hiding the queue: what a naive tool reports)"
             );
         }
-        let st: Vec<String> = self
-            .status
-            .iter()
-            .map(|(c, n)| format!("{c}: {}", thousands(*n)))
-            .collect();
+        let st = counts(&self.status);
         let _ = writeln!(
             o,
             "  status     {}",
@@ -350,11 +346,7 @@ impl Summary {
             }
         }
         if !self.served_by.is_empty() || self.cache_hits > 0 {
-            let p: Vec<String> = self
-                .served_by
-                .iter()
-                .map(|(n, c)| format!("{n}: {}", thousands(*c)))
-                .collect();
+            let p = counts(&self.served_by);
             let _ = writeln!(
                 o,
                 "  served by  {}; nginx cache hits (X-Cache: HIT): {}",
@@ -367,6 +359,13 @@ impl Summary {
 }
 
 /// `1,234,567`
+/// `name: count` per entry, counts with thousands separators.
+fn counts(map: &BTreeMap<String, u64>) -> Vec<String> {
+    map.iter()
+        .map(|(name, n)| format!("{name}: {}", thousands(*n)))
+        .collect()
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

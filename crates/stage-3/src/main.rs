@@ -87,15 +87,13 @@ struct Supervise {
 fn main() {
     let args: Args = stage::parse_args(LISTEN);
     web::init_tracing();
-    let result = match args.cmd {
-        Some(Cmd::Instance(a)) => instance(a),
-        None => supervise(args.sup),
-    };
-    if let Err(e) = result {
-        // One line, the whole chain: what failed and what to do.
-        eprintln!("stage-3: {e:#}");
-        std::process::exit(1);
-    }
+    stage::exit_with(
+        "stage-3",
+        match args.cmd {
+            Some(Cmd::Instance(a)) => instance(a),
+            None => supervise(args.sup),
+        },
+    );
 }
 
 /// An app server whose sessions live in its own memory, tagged.

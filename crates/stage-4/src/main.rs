@@ -152,16 +152,14 @@ struct CachedInstanceArgs {
 fn main() {
     let args: Args = stage::parse_args(LISTEN);
     web::init_tracing();
-    let result = match args.cmd {
-        Some(Cmd::Instance(a)) => instance(a),
-        Some(Cmd::CacheSize(a)) => cache_size(a),
-        None => supervise(args.sup),
-    };
-    if let Err(e) = result {
-        // One line, the whole chain: what failed and what to do.
-        eprintln!("stage-4: {e:#}");
-        std::process::exit(1);
-    }
+    stage::exit_with(
+        "stage-4",
+        match args.cmd {
+            Some(Cmd::Instance(a)) => instance(a),
+            Some(Cmd::CacheSize(a)) => cache_size(a),
+            None => supervise(args.sup),
+        },
+    );
 }
 
 /// An app server with sessions, pages, page data and photo bytes in memcached.
