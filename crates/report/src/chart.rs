@@ -9,20 +9,19 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::chart_style::{
     FAILED, INK, MUTED, Stacked, StackedBar, Swatch, bar_span, decade_above, decade_below, decades,
-    draw_text, legend_header, rps_plot, svg_chart, talk_dash, text, value_bar,
+    draw_text, legend_header, okabe_ito, rps_plot, svg_chart, talk_dash, text, value_bar,
 };
 use super::render::phase_names;
 use super::{Run, Tool};
 
-/// Okabe–Ito colours (readable with colour-blindness): loadgen warm, ab
-/// blue, wrk green.
+/// A colour per tool: loadgen warm, ab blue, wrk green.
 fn tool_color(t: Tool) -> RGBColor {
     match t {
-        Tool::LoadgenRealistic => RGBColor(213, 94, 0),
-        Tool::LoadgenSingle => RGBColor(230, 159, 0),
-        Tool::AbKeepAlive => RGBColor(0, 114, 178),
-        Tool::Ab => RGBColor(86, 180, 233),
-        Tool::Wrk => RGBColor(0, 158, 115),
+        Tool::LoadgenRealistic => okabe_ito::VERMILLION,
+        Tool::LoadgenSingle => okabe_ito::ORANGE,
+        Tool::AbKeepAlive => okabe_ito::BLUE,
+        Tool::Ab => okabe_ito::SKY_BLUE,
+        Tool::Wrk => okabe_ito::BLUISH_GREEN,
     }
 }
 
@@ -30,17 +29,17 @@ fn tool_color(t: Tool) -> RGBColor {
 /// run; the fallback list covers phases added later.
 fn phase_color(name: &str, unknown_index: usize) -> RGBColor {
     match name {
-        "process" => RGBColor(204, 121, 167),
-        "init" => RGBColor(240, 228, 66),
-        "db-open" => RGBColor(213, 94, 0),
-        "db-pool" => RGBColor(230, 159, 0),
+        "process" => okabe_ito::REDDISH_PURPLE,
+        "init" => okabe_ito::YELLOW,
+        "db-open" => okabe_ito::VERMILLION,
+        "db-pool" => okabe_ito::ORANGE,
         "gil-wait" => RGBColor(60, 60, 60),
         "python" => RGBColor(55, 118, 171),
         "route" => RGBColor(190, 190, 190),
         "parse" => RGBColor(150, 150, 150),
-        "session" => RGBColor(86, 180, 233),
-        "query" => RGBColor(0, 114, 178),
-        "render" => RGBColor(0, 158, 115),
+        "session" => okabe_ito::SKY_BLUE,
+        "query" => okabe_ito::BLUE,
+        "render" => okabe_ito::BLUISH_GREEN,
         "static-read" => RGBColor(166, 118, 29),
         "cache-get" => RGBColor(117, 112, 179),
         "cache-set" => RGBColor(27, 158, 119),

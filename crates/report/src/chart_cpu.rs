@@ -7,7 +7,7 @@
 use cpuacct::Role;
 use plotters::prelude::*;
 
-use super::chart_style::{Stacked, StackedBar, Swatch};
+use super::chart_style::{Stacked, StackedBar, Swatch, okabe_ito};
 use super::cpu::CpuCell;
 use super::{Run, Tool};
 
@@ -34,14 +34,14 @@ impl Part {
     /// `latest.svg`.
     fn color(self) -> RGBColor {
         match self {
-            Part::Role(Role::Load) => RGBColor(213, 94, 0),
-            Part::Role(Role::Nginx) => RGBColor(0, 158, 115),
+            Part::Role(Role::Load) => okabe_ito::VERMILLION,
+            Part::Role(Role::Nginx) => okabe_ito::BLUISH_GREEN,
             Part::Role(Role::Memcached) => RGBColor(117, 112, 179),
-            Part::Role(Role::App) => RGBColor(0, 114, 178),
+            Part::Role(Role::App) => okabe_ito::BLUE,
             Part::Role(Role::Supervisor) => RGBColor(150, 150, 150),
-            Part::Role(Role::CgiHost) => RGBColor(230, 159, 0),
-            Part::Role(Role::Cgi) => RGBColor(204, 121, 167),
-            Part::Role(Role::Lighttpd) => RGBColor(86, 180, 233),
+            Part::Role(Role::CgiHost) => okabe_ito::ORANGE,
+            Part::Role(Role::Cgi) => okabe_ito::REDDISH_PURPLE,
+            Part::Role(Role::Lighttpd) => okabe_ito::SKY_BLUE,
             Part::Role(Role::Other) => RGBColor(102, 102, 102),
             Part::Rest => RGBColor(215, 215, 215),
         }

@@ -8,16 +8,16 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::Run;
 use super::chart_style::{
-    INK, MUTED, Swatch, bar_span, decade_above, decade_below, draw_text, legend_header, rps_plot,
-    svg_chart, talk_dash, text, value_bar,
+    INK, MUTED, Swatch, bar_span, decade_above, decade_below, draw_text, legend_header, okabe_ito,
+    rps_plot, svg_chart, talk_dash, text, value_bar,
 };
 use super::scaling::LanguageRow;
 
 /// The four bars of a stage, left to right: the realistic mix, then one
 /// hot page, each CPython beside Rust (the hot page in the lighter shade).
 const BARS: [(&str, RGBColor); 4] = [
-    ("CPython, realistic mix", RGBColor(230, 159, 0)),
-    ("Rust, realistic mix", RGBColor(0, 114, 178)),
+    ("CPython, realistic mix", okabe_ito::ORANGE),
+    ("Rust, realistic mix", okabe_ito::BLUE),
     ("CPython, one hot page (wrk)", RGBColor(240, 210, 140)),
     ("Rust, one hot page (wrk)", RGBColor(120, 180, 225)),
 ];

@@ -102,16 +102,32 @@ pub(crate) const INK: RGBColor = RGBColor(33, 33, 33);
 pub(crate) const MUTED: RGBColor = RGBColor(110, 110, 110);
 pub(crate) const FAILED: RGBColor = RGBColor(190, 30, 30);
 
+/// The Okabe–Ito palette, told apart with the common kinds of colour
+/// blindness too: the charts' first choice, so that a colour seen in one
+/// chart (loadgen's vermillion in `latest.svg`, the load tool's in
+/// `latest-cpu.svg`) is the same in the next.
+pub(crate) mod okabe_ito {
+    use plotters::style::RGBColor;
+
+    pub(crate) const ORANGE: RGBColor = RGBColor(230, 159, 0);
+    pub(crate) const SKY_BLUE: RGBColor = RGBColor(86, 180, 233);
+    pub(crate) const BLUISH_GREEN: RGBColor = RGBColor(0, 158, 115);
+    pub(crate) const YELLOW: RGBColor = RGBColor(240, 228, 66);
+    pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
+    pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+    pub(crate) const REDDISH_PURPLE: RGBColor = RGBColor(204, 121, 167);
+}
+
 /// Colours for series that have no fixed colour of their own (rows in the
 /// latency chart, instances in a timeline): Okabe–Ito, then a few more.
 pub(crate) fn series_color(i: usize) -> RGBColor {
     const ALL: [RGBColor; 10] = [
-        RGBColor(0, 114, 178),
-        RGBColor(213, 94, 0),
-        RGBColor(0, 158, 115),
-        RGBColor(204, 121, 167),
-        RGBColor(230, 159, 0),
-        RGBColor(86, 180, 233),
+        okabe_ito::BLUE,
+        okabe_ito::VERMILLION,
+        okabe_ito::BLUISH_GREEN,
+        okabe_ito::REDDISH_PURPLE,
+        okabe_ito::ORANGE,
+        okabe_ito::SKY_BLUE,
         RGBColor(120, 120, 120),
         RGBColor(166, 118, 29),
         RGBColor(117, 112, 179),

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use super::Run;
 use super::chart_style::{
     Area, FAILED, INK, MUTED, PANEL_GRID, Swatch, decade_above, decade_below, draw_text, e, legend,
-    series_color, svg_chart, text, text_width,
+    okabe_ito, series_color, svg_chart, text, text_width,
 };
 use super::render::{fmt_ms, fmt_rps};
 
@@ -207,18 +207,18 @@ fn start(s: &Sample, warmup_s: f64) -> f64 {
 }
 
 /// The colour of requests per second.
-pub const RPS_COLOR: RGBColor = RGBColor(0, 114, 178);
+pub const RPS_COLOR: RGBColor = okabe_ito::BLUE;
 /// p99 (p50 is drawn dashed in [`P50_COLOR`]).
-pub const P99_COLOR: RGBColor = RGBColor(213, 94, 0);
-pub const P50_COLOR: RGBColor = RGBColor(230, 159, 0);
-pub const HIT_COLOR: RGBColor = RGBColor(0, 158, 115);
+pub const P99_COLOR: RGBColor = okabe_ito::VERMILLION;
+pub const P50_COLOR: RGBColor = okabe_ito::ORANGE;
+pub const HIT_COLOR: RGBColor = okabe_ito::BLUISH_GREEN;
 
 /// An error kind's name and colour, in the stacking order.
 fn error_kinds(samples: &[Sample]) -> Vec<(String, RGBColor)> {
     let mut kinds: Vec<(String, RGBColor)> = [
-        ("connect", RGBColor(204, 121, 167)),
+        ("connect", okabe_ito::REDDISH_PURPLE),
         ("write", RGBColor(117, 112, 179)),
-        ("read", RGBColor(230, 159, 0)),
+        ("read", okabe_ito::ORANGE),
         ("timeout", FAILED),
         ("parse", RGBColor(120, 120, 120)),
     ]
