@@ -24,7 +24,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::Deserialize;
 
 use super::Run;
-use super::chart::{INK, MUTED, Swatch, compact, e, legend, series_color, text, titles};
+use super::chart_style::{
+    GRID, INK, MUTED, Swatch, compact, decade_above, decade_below, decades, draw_text, e,
+    legend_header, series_color, svg_chart, text,
+};
 use super::render::{fmt_ms, fmt_rps};
 use loadgen::summary::thousands;
 
@@ -463,48 +466,22 @@ pub fn chart(run: &Run) -> Result<String, String> {
     let all: Vec<&RateRun> = rows.iter().flat_map(|r| r.runs.iter()).collect();
     let max_rate = all.iter().map(|r| r.offered).fold(1000.0, f64::max);
     let x_lo = 10.0;
-    let x_hi = 10f64.powf((max_rate * 1.5).log10().ceil());
+    let x_hi = decade_above(max_rate * 1.5);
     let lat: Vec<f64> = all
         .iter()
         .flat_map(|r| [r.p50_ms, r.p99_ms])
         .filter(|v| *v > 0.0)
         .chain([P99_BUDGET_MS])
         .collect();
-    let y_lo = 10f64.powf(
-        (lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8)
-            .log10()
-            .floor(),
-    );
-    let y_hi = 10f64.powf(
-        (lat.iter().copied().fold(0.0, f64::max) * 1.25)
-            .log10()
-            .ceil(),
-    );
-    let decades = |lo: f64, hi: f64| {
-        let mut d = Vec::new();
-        let mut v = lo;
-        while v <= hi * 1.0001 {
-            d.push(v);
-            v *= 10.0;
-        }
-        d
-    };
+    let y_lo = decade_below(lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8);
+    let y_hi = decade_above(lat.iter().copied().fold(0.0, f64::max) * 1.25);
 
-    let (width, height) = (1100u32, 700u32);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(e)?;
-        let w = width as i32;
-        titles(
-            &root,
-            w,
-            "Latency at fixed offered rates (log–log)",
-            &format!(
-                "FlickrKillr, {}: open loop, realistic mix; latency from the intended send time; lower and further right is better",
-                run.name
-            ),
-        )?;
+    let title = "Latency at fixed offered rates (log–log)";
+    let subtitle = format!(
+        "FlickrKillr, {}: open loop, realistic mix; latency from the intended send time; lower and further right is better",
+        run.name
+    );
+    svg_chart((1100, 700), title, &subtitle, |root| {
         let mut entries: Vec<(Swatch, String)> = rows
             .iter()
             .enumerate()
@@ -513,8 +490,7 @@ pub fn chart(run: &Run) -> Result<String, String> {
         entries.push((Swatch::Line(INK), "p99".into()));
         entries.push((Swatch::Dashed(INK), "p50".into()));
         entries.push((Swatch::Hollow(INK), "not sustained".into()));
-        let legend_bottom = legend(&root, &entries, 90, 76, w - 20)?;
-        let (_, body) = root.split_vertically(legend_bottom);
+        let body = legend_header(root, &entries)?;
         let mut chart = ChartBuilder::on(&body)
             .margin_left(10)
             .margin_right(30)
@@ -531,16 +507,11 @@ pub fn chart(run: &Run) -> Result<String, String> {
                     .with_key_points(decades(y_lo, y_hi)),
             )
             .map_err(e)?;
-        chart
-            .configure_mesh()
+        GRID.mesh(&mut chart)
             .x_label_formatter(&|v| compact(*v))
             .y_label_formatter(&|v| fmt_ms(*v))
             .x_desc("offered load, requests per second")
             .y_desc("latency, ms")
-            .label_style(text(13.0, INK, HPos::Center, VPos::Center))
-            .axis_desc_style(text(14.0, INK, HPos::Center, VPos::Center))
-            .bold_line_style(BLACK.mix(0.15))
-            .light_line_style(BLACK.mix(0.05))
             .draw()
             .map_err(e)?;
 
@@ -558,12 +529,12 @@ pub fn chart(run: &Run) -> Result<String, String> {
                 MUTED.stroke_width(1),
             ))
             .map_err(e)?;
-            root.draw(&Text::new(
+            draw_text(
+                root,
                 format!("talk: {label}, {} req/s", thousands(x as u64)),
                 (top.0 + 4, y),
                 text(11.0, MUTED, HPos::Left, VPos::Center),
-            ))
-            .map_err(e)?;
+            )?;
         }
         // The budget.
         let a = chart.backend_coord(&(x_lo, P99_BUDGET_MS));
@@ -575,12 +546,12 @@ pub fn chart(run: &Run) -> Result<String, String> {
             INK.mix(0.6).stroke_width(1),
         ))
         .map_err(e)?;
-        root.draw(&Text::new(
+        draw_text(
+            root,
             format!("p99 budget: {P99_BUDGET_MS} ms"),
             (b.0 - 6, b.1 - 4),
             text(12.0, INK, HPos::Right, VPos::Bottom),
-        ))
-        .map_err(e)?;
+        )?;
 
         for (i, row) in rows.iter().enumerate() {
             let (dark, light) = shades(i);
@@ -616,9 +587,8 @@ pub fn chart(run: &Run) -> Result<String, String> {
                 }
             }
         }
-        root.present().map_err(e)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

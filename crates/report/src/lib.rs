@@ -82,6 +82,7 @@
 pub mod chart;
 pub mod chart_cpu;
 pub mod chart_language;
+mod chart_style;
 pub mod cpu;
 pub mod latency;
 pub mod lessons;

@@ -22,13 +22,17 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use loadgen::Sample;
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use serde::Deserialize;
 
 use super::Run;
-use super::chart::{FAILED, INK, MUTED, Swatch, e, legend, series_color, text, text_width, titles};
+use super::chart_style::{
+    Area, FAILED, INK, MUTED, PANEL_GRID, Swatch, decade_above, decade_below, draw_text, e, legend,
+    okabe_ito, series_color, svg_chart, text, text_width,
+};
 use super::render::{fmt_ms, fmt_rps};
 
 /// A loadgen run with a timeline.
@@ -203,18 +207,18 @@ fn start(s: &Sample, warmup_s: f64) -> f64 {
 }
 
 /// The colour of requests per second.
-pub const RPS_COLOR: RGBColor = RGBColor(0, 114, 178);
+pub const RPS_COLOR: RGBColor = okabe_ito::BLUE;
 /// p99 (p50 is drawn dashed in [`P50_COLOR`]).
-pub const P99_COLOR: RGBColor = RGBColor(213, 94, 0);
-pub const P50_COLOR: RGBColor = RGBColor(230, 159, 0);
-pub const HIT_COLOR: RGBColor = RGBColor(0, 158, 115);
+pub const P99_COLOR: RGBColor = okabe_ito::VERMILLION;
+pub const P50_COLOR: RGBColor = okabe_ito::ORANGE;
+pub const HIT_COLOR: RGBColor = okabe_ito::BLUISH_GREEN;
 
 /// An error kind's name and colour, in the stacking order.
 fn error_kinds(samples: &[Sample]) -> Vec<(String, RGBColor)> {
     let mut kinds: Vec<(String, RGBColor)> = [
-        ("connect", RGBColor(204, 121, 167)),
+        ("connect", okabe_ito::REDDISH_PURPLE),
         ("write", RGBColor(117, 112, 179)),
-        ("read", RGBColor(230, 159, 0)),
+        ("read", okabe_ito::ORANGE),
         ("timeout", FAILED),
         ("parse", RGBColor(120, 120, 120)),
     ]
@@ -281,8 +285,6 @@ fn runs_of(points: Vec<Option<(i32, i32)>>) -> Vec<Vec<(i32, i32)>> {
     out
 }
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-
 /// Draws a panel's name and legend in its top strip; returns nothing.
 fn panel_header(
     root: &Area<'_>,
@@ -291,16 +293,63 @@ fn panel_header(
     entries: &[(Swatch, String)],
 ) -> Result<(), String> {
     let (x, y) = area.get_base_pixel();
-    root.draw(&Text::new(
-        name.to_string(),
+    draw_text(
+        root,
+        name,
         (x + 90, y + 12),
         text(14.0, INK, HPos::Left, VPos::Center),
-    ))
-    .map_err(e)?;
+    )?;
     let from = x + 90 + text_width(name, 14.0) + 24;
     let (w, _) = area.dim_in_pixel();
     legend(root, entries, from, y + 12, x + w as i32 - 20)?;
     Ok(())
+}
+
+/// The plot of a panel with a linear y axis.
+type Plot<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A second's bar: its part of the time axis, a little narrower.
+fn bar(x: &Sample, warmup_s: f64) -> (f64, f64) {
+    let a = start(x, warmup_s);
+    let pad = (x.span_s * 0.08).min(0.08);
+    (a + pad, a + x.span_s - pad)
+}
+
+/// A bar per second in `c`, stacked from 0 by `parts` (value, colour),
+/// the zero parts left out.
+fn stacked_seconds(
+    root: &Area<'_>,
+    c: &Plot<'_>,
+    run: &TimelineRun,
+    parts: impl Fn(&Sample) -> Vec<(f64, RGBColor)>,
+) -> Result<(), String> {
+    for x in &run.samples {
+        let (a, b) = bar(x, run.warmup_s);
+        let mut y = 0.0;
+        for (v, color) in parts(x) {
+            if v > 0.0 {
+                root.draw(&Rectangle::new(
+                    [c.backend_coord(&(a, y + v)), c.backend_coord(&(b, y))],
+                    color.filled(),
+                ))
+                .map_err(e)?;
+                y += v;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `note` across the middle of `c` at height `y`, where the run had
+/// nothing to plot.
+fn panel_note(root: &Area<'_>, c: &Plot<'_>, y: f64, note: &str) -> Result<(), String> {
+    let x = c.x_range();
+    draw_text(
+        root,
+        note,
+        c.backend_coord(&((x.start + x.end) / 2.0, y)),
+        text(13.0, MUTED, HPos::Center, VPos::Center),
+    )
 }
 
 /// The SVG of one timeline: req/s, errors per second by kind, p50/p99,
@@ -342,20 +391,12 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
         .flat_map(|l| [l.p50, l.p99])
         .filter(|v| *v > 0.0)
         .collect();
-    let lat_lo = 10f64.powf(
-        (lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8)
-            .log10()
-            .floor(),
-    );
-    let lat_hi = 10f64.powf(
-        (lat.iter().copied().fold(0.0, f64::max) * 1.25)
-            .log10()
-            .ceil(),
-    );
     let (lat_lo, lat_hi) = if lat.is_empty() {
         (0.1, 1000.0)
     } else {
-        (lat_lo, lat_hi.max(lat_lo * 10.0))
+        let lo = decade_below(lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8);
+        let hi = decade_above(lat.iter().copied().fold(0.0, f64::max) * 1.25);
+        (lo, hi.max(lo * 10.0))
     };
     let any_hits = s.iter().any(|x| x.cache_hits > 0);
 
@@ -365,24 +406,16 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
     let header = 64 + 18 * strip_rows + 10;
     let panels: [u32; 5] = [190, 140, 190, 130, 190];
     let height = header as u32 + panels.iter().sum::<u32>() + 20;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(e)?;
+    let mode = match run.rate {
+        Some(r) => format!("open loop at {} req/s", fmt_rps(r)),
+        None => "closed loop".into(),
+    };
+    let subtitle = format!(
+        "{} · mix {} · {mode}, {} connections · {} s warm-up (shaded), {} s measured · one point per second",
+        run.url, run.mix, run.concurrency, run.warmup_s, run.duration_s
+    );
+    svg_chart((width, height), title, &subtitle, |root| {
         let w = width as i32;
-        let mode = match run.rate {
-            Some(r) => format!("open loop at {} req/s", fmt_rps(r)),
-            None => "closed loop".into(),
-        };
-        titles(
-            &root,
-            w,
-            title,
-            &format!(
-                "{} · mix {} · {mode}, {} connections · {} s warm-up (shaded), {} s measured · one point per second",
-                run.url, run.mix, run.concurrency, run.warmup_s, run.duration_s
-            ),
-        )?;
         let (_, rest) = root.split_vertically(header);
         let mut areas = Vec::new();
         let mut rest = rest;
@@ -391,11 +424,14 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
             areas.push(a);
             rest = b;
         }
-        // (pixel top, pixel bottom) of each panel's plot, and the x mapping.
+        // (pixel top, pixel bottom) of each panel's plot, for the events.
         let mut spans: Vec<(i32, i32)> = Vec::new();
 
+        // A panel: its name and legend in its top strip, then its plot over
+        // the shared time axis, y from $lo to $hi, the warm-up shaded.
         macro_rules! panel {
-            ($area:expr, $y:expr, $ydesc:expr, $ylabels:expr, $yfmt:expr) => {{
+            ($area:expr, $name:expr, $entries:expr, $y:expr, ($lo:expr, $hi:expr), $ydesc:expr, $ylabels:expr, $yfmt:expr) => {{
+                panel_header(root, $area, $name, $entries)?;
                 let mut c = ChartBuilder::on($area)
                     .margin_left(10)
                     .margin_right(30)
@@ -404,29 +440,28 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                     .y_label_area_size(78)
                     .build_cartesian_2d(x_lo..x_hi, $y)
                     .map_err(e)?;
-                c.configure_mesh()
+                PANEL_GRID
+                    .mesh(&mut c)
                     .x_labels(12)
                     .x_label_formatter(&|v| trim_float(*v))
                     .y_labels($ylabels)
                     .y_label_formatter($yfmt)
                     .y_desc($ydesc)
-                    .label_style(text(12.0, INK, HPos::Center, VPos::Center))
-                    .axis_desc_style(text(13.0, INK, HPos::Center, VPos::Center))
-                    .bold_line_style(BLACK.mix(0.12))
-                    .light_line_style(BLACK.mix(0.04))
                     .draw()
                     .map_err(e)?;
+                let top_left = c.backend_coord(&(x_lo, $hi));
+                let warm_end = c.backend_coord(&(0f64.min(x_hi), $lo));
+                if warm_end.0 > top_left.0 {
+                    root.draw(&Rectangle::new(
+                        [top_left, warm_end],
+                        RGBColor(236, 236, 236).filled(),
+                    ))
+                    .map_err(e)?;
+                }
+                spans.push((top_left.1, warm_end.1));
                 c
             }};
         }
-        // The warm-up, shaded in a panel whose plot spans `top..bottom` px.
-        let shade = |root: &Area<'_>, l: (i32, i32), r: (i32, i32)| -> Result<(), String> {
-            if r.0 > l.0 {
-                root.draw(&Rectangle::new([l, r], RGBColor(236, 236, 236).filled()))
-                    .map_err(e)?;
-            }
-            Ok(())
-        };
 
         // 1. Requests per second. Every panel has the same margins, so its
         // x mapping (time → pixel) serves all of them.
@@ -435,23 +470,25 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
             if let Some(r) = run.rate {
                 entries.push((Swatch::Dashed(INK), format!("offered {} req/s", fmt_rps(r))));
             }
-            panel_header(&root, &areas[0], "requests per second", &entries)?;
-            let c = panel!(&areas[0], 0f64..rps_max * 1.15, "req/s", 6, &|v| axis_num(
-                *v
-            ));
-            shade(
-                &root,
-                c.backend_coord(&(x_lo, rps_max * 1.15)),
-                c.backend_coord(&(0f64.min(x_hi), 0.0)),
-            )?;
+            let top = rps_max * 1.15;
+            let c = panel!(
+                &areas[0],
+                "requests per second",
+                &entries,
+                0f64..top,
+                (0.0, top),
+                "req/s",
+                6,
+                &|v| axis_num(*v)
+            );
             if x_lo < 0.0 {
-                let (px, py) = c.backend_coord(&(x_lo, rps_max * 1.15));
-                root.draw(&Text::new(
+                let (px, py) = c.backend_coord(&(x_lo, top));
+                draw_text(
+                    root,
                     "warm-up",
                     (px + 4, py + 4),
                     text(11.0, MUTED, HPos::Left, VPos::Top),
-                ))
-                .map_err(e)?;
+                )?;
             }
             if let Some(r) = run.rate {
                 root.draw(&DashedPathElement::new(
@@ -468,20 +505,13 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 .collect();
             root.draw(&PathElement::new(pts, RPS_COLOR.stroke_width(2)))
                 .map_err(e)?;
-            let (l, t) = c.backend_coord(&(x_lo, rps_max * 1.15));
-            let (r, b) = c.backend_coord(&(x_hi, 0.0));
-            spans.push((t, b));
+            let l = c.backend_coord(&(x_lo, 0.0)).0;
+            let r = c.backend_coord(&(x_hi, 0.0)).0;
             (x_lo, x_hi, l, r)
         };
         let x_px = |x: f64| {
             let (lo, hi, l, r) = xmap;
             l + ((x - lo) / (hi - lo) * (r - l) as f64).round() as i32
-        };
-        // A second's bar: its part of the axis, a little narrower.
-        let bar = |x: &Sample| {
-            let a = start(x, warm);
-            let pad = (x.span_s * 0.08).min(0.08);
-            (a + pad, a + x.span_s - pad)
         };
 
         // 2. Errors per second, stacked by kind.
@@ -490,42 +520,26 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 .iter()
                 .map(|(k, c)| (Swatch::Box(*c), k.clone()))
                 .collect();
-            panel_header(&root, &areas[1], "errors per second", &entries)?;
             let top = (err_max * 1.15).max(1.0);
-            let c = panel!(&areas[1], 0f64..top, "errors/s", 4, &|v| axis_num(*v));
-            shade(
-                &root,
-                c.backend_coord(&(x_lo, top)),
-                c.backend_coord(&(0f64.min(x_hi), 0.0)),
-            )?;
-            for x in s {
-                let (a, b) = bar(x);
-                let mut y = 0.0;
-                for (k, color) in &kinds {
-                    let v = per_second(error_count(x, k), x);
-                    if v > 0.0 {
-                        root.draw(&Rectangle::new(
-                            [c.backend_coord(&(a, y + v)), c.backend_coord(&(b, y))],
-                            color.filled(),
-                        ))
-                        .map_err(e)?;
-                        y += v;
-                    }
-                }
-            }
+            let c = panel!(
+                &areas[1],
+                "errors per second",
+                &entries,
+                0f64..top,
+                (0.0, top),
+                "errors/s",
+                4,
+                &|v| axis_num(*v)
+            );
+            stacked_seconds(root, &c, run, |x| {
+                kinds
+                    .iter()
+                    .map(|(k, color)| (per_second(error_count(x, k), x), *color))
+                    .collect()
+            })?;
             if kinds.is_empty() {
-                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, top / 2.0));
-                root.draw(&Text::new(
-                    "no errors",
-                    (px, py),
-                    text(13.0, MUTED, HPos::Center, VPos::Center),
-                ))
-                .map_err(e)?;
+                panel_note(root, &c, top / 2.0, "no errors")?;
             }
-            spans.push((
-                c.backend_coord(&(x_lo, top)).1,
-                c.backend_coord(&(x_lo, 0.0)).1,
-            ));
         }
 
         // 3. Latency, log scale.
@@ -539,19 +553,16 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
             } else {
                 "latency, ms"
             };
-            panel_header(&root, &areas[2], name, &entries)?;
             let c = panel!(
                 &areas[2],
+                name,
+                &entries,
                 (lat_lo..lat_hi).log_scale(),
+                (lat_lo, lat_hi),
                 "ms (log)",
                 6,
                 &|v| fmt_ms(*v)
             );
-            shade(
-                &root,
-                c.backend_coord(&(x_lo, lat_hi)),
-                c.backend_coord(&(0f64.min(x_hi), lat_lo)),
-            )?;
             let line = |pick: fn(&loadgen::timeline::SampleLatency) -> f64| {
                 runs_of(
                     s.iter()
@@ -576,10 +587,6 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 root.draw(&PathElement::new(part, P99_COLOR.stroke_width(2)))
                     .map_err(e)?;
             }
-            spans.push((
-                c.backend_coord(&(x_lo, lat_hi)).1,
-                c.backend_coord(&(x_lo, lat_lo)).1,
-            ));
         }
 
         // 4. Hit ratio.
@@ -588,13 +595,16 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 Swatch::Line(HIT_COLOR),
                 "responses with X-Cache: HIT".to_string(),
             )];
-            panel_header(&root, &areas[3], "cache hit ratio", &entries)?;
-            let c = panel!(&areas[3], 0f64..105.0, "% hits", 3, &|v| format!("{v:.0}%"));
-            shade(
-                &root,
-                c.backend_coord(&(x_lo, 105.0)),
-                c.backend_coord(&(0f64.min(x_hi), 0.0)),
-            )?;
+            let c = panel!(
+                &areas[3],
+                "cache hit ratio",
+                &entries,
+                0f64..105.0,
+                (0.0, 105.0),
+                "% hits",
+                3,
+                &|v| format!("{v:.0}%")
+            );
             let pts = runs_of(
                 s.iter()
                     .map(|x| x.hit_ratio().map(|h| c.backend_coord(&(mid(x), h * 100.0))))
@@ -605,18 +615,8 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                     .map_err(e)?;
             }
             if !any_hits {
-                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, 50.0));
-                root.draw(&Text::new(
-                    "no X-Cache: HIT responses",
-                    (px, py),
-                    text(13.0, MUTED, HPos::Center, VPos::Center),
-                ))
-                .map_err(e)?;
+                panel_note(root, &c, 50.0, "no X-Cache: HIT responses")?;
             }
-            spans.push((
-                c.backend_coord(&(x_lo, 105.0)).1,
-                c.backend_coord(&(x_lo, 0.0)).1,
-            ));
         }
 
         // 5. Served by, stacked.
@@ -626,50 +626,41 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 .enumerate()
                 .map(|(i, n)| (Swatch::Box(series_color(i)), n.clone()))
                 .collect();
-            panel_header(&root, &areas[4], "served by (X-Served-By)", &entries)?;
             let top = s
                 .iter()
                 .map(|x| per_second(x.served_by.values().sum(), x))
                 .fold(1.0, f64::max)
                 * 1.15;
-            let c = panel!(&areas[4], 0f64..top, "req/s", 6, &|v| axis_num(*v));
-            shade(
-                &root,
-                c.backend_coord(&(x_lo, top)),
-                c.backend_coord(&(0f64.min(x_hi), 0.0)),
-            )?;
-            for x in s {
-                let (a, b) = bar(x);
-                let mut y = 0.0;
-                for (i, n) in names.iter().enumerate() {
-                    let v = per_second(x.served_by.get(n).copied().unwrap_or(0), x);
-                    if v > 0.0 {
-                        root.draw(&Rectangle::new(
-                            [c.backend_coord(&(a, y + v)), c.backend_coord(&(b, y))],
-                            series_color(i).filled(),
-                        ))
-                        .map_err(e)?;
-                        y += v;
-                    }
-                }
-            }
+            let c = panel!(
+                &areas[4],
+                "served by (X-Served-By)",
+                &entries,
+                0f64..top,
+                (0.0, top),
+                "req/s",
+                6,
+                &|v| axis_num(*v)
+            );
+            stacked_seconds(root, &c, run, |x| {
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let v = per_second(x.served_by.get(n).copied().unwrap_or(0), x);
+                        (v, series_color(i))
+                    })
+                    .collect()
+            })?;
             if names.is_empty() {
-                let (px, py) = c.backend_coord(&((x_lo + x_hi) / 2.0, top / 2.0));
-                root.draw(&Text::new(
-                    "no X-Served-By header",
-                    (px, py),
-                    text(13.0, MUTED, HPos::Center, VPos::Center),
-                ))
-                .map_err(e)?;
+                panel_note(root, &c, top / 2.0, "no X-Served-By header")?;
             }
             let (_, b) = c.backend_coord(&(x_lo, 0.0));
-            spans.push((c.backend_coord(&(x_lo, top)).1, b));
-            root.draw(&Text::new(
+            draw_text(
+                root,
                 "seconds after the warm-up",
                 ((w - 40) / 2 + 40, b + 30),
                 text(13.0, INK, HPos::Center, VPos::Top),
-            ))
-            .map_err(e)?;
+            )?;
         }
 
         // Events: a dashed line through every panel, the label in the strip
@@ -695,7 +686,8 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 INK.mix(0.35).stroke_width(1),
             ))
             .map_err(e)?;
-            root.draw(&Text::new(
+            draw_text(
+                root,
                 label,
                 (if right { x - 5 } else { x + 5 }, y),
                 text(
@@ -704,12 +696,10 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                     if right { HPos::Right } else { HPos::Left },
                     VPos::Center,
                 ),
-            ))
-            .map_err(e)?;
+            )?;
         }
-        root.present().map_err(e)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// An axis label: `1,200`, `0.4`.
