@@ -64,6 +64,28 @@ pub struct Errors {
     pub status: BTreeMap<String, u64>,
 }
 
+impl Errors {
+    /// The kinds that occurred, for people: `connect 3`, `status 503: 1`.
+    pub fn parts(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        for (name, n) in [
+            ("connect", self.connect),
+            ("write", self.write),
+            ("read", self.read),
+            ("timeout", self.timeout),
+            ("parse", self.parse),
+        ] {
+            if n > 0 {
+                parts.push(format!("{name} {}", thousands(n)));
+            }
+        }
+        for (c, n) in &self.status {
+            parts.push(format!("status {c}: {}", thousands(*n)));
+        }
+        parts
+    }
+}
+
 /// Figures for one request kind.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KindSummary {
@@ -297,26 +319,11 @@ impl Summary {
         if e.total == 0 {
             let _ = writeln!(o, "  errors     none");
         } else {
-            let mut parts = Vec::new();
-            for (name, n) in [
-                ("connect", e.connect),
-                ("write", e.write),
-                ("read", e.read),
-                ("timeout", e.timeout),
-                ("parse", e.parse),
-            ] {
-                if n > 0 {
-                    parts.push(format!("{name} {}", thousands(n)));
-                }
-            }
-            for (c, n) in &e.status {
-                parts.push(format!("status {c}: {}", thousands(*n)));
-            }
             let _ = writeln!(
                 o,
                 "  errors     {} ({})",
                 thousands(e.total),
-                parts.join(", ")
+                e.parts().join(", ")
             );
         }
         if self.kinds.len() > 1 {

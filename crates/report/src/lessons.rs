@@ -650,23 +650,7 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
                         if let Some(e) = whole.map(|w| w.errors)
                             && e.total > 0
                         {
-                            let mut parts: Vec<String> = e
-                                .status
-                                .iter()
-                                .map(|(code, n)| format!("status {code}: {n}"))
-                                .collect();
-                            for (what, n) in [
-                                ("connect", e.connect),
-                                ("write", e.write),
-                                ("read", e.read),
-                                ("timeout", e.timeout),
-                                ("parse", e.parse),
-                            ] {
-                                if n > 0 {
-                                    parts.push(format!("{what}: {n}"));
-                                }
-                            }
-                            let _ = write!(o, " ({})", parts.join(", "));
+                            let _ = write!(o, " ({})", e.parts().join(", "));
                         }
                         if let Some(Ok(ev)) = &f.events {
                             for e in ev {
