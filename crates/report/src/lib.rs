@@ -65,6 +65,9 @@
 //!   applied by `report sustained FILE` — and per row the **highest rate at
 //!   which p99 stays under 100 ms** ([`latency::P99_BUDGET_MS`]): sustained
 //!   under the budget there and at every lower rate tried.
+//! - **the language and the cache** ([`scaling`]): Rust ÷ CPython per
+//!   stage, and what a cache can buy on the mix (the bound from hit ratio
+//!   and CPU per hit and miss, against the measured speed-up).
 //! - **timelines**: per `<name>.timeline.json`, req/s, errors per second by
 //!   kind, p50/p99, the X-Cache hit ratio and the X-Served-By split, second
 //!   by second, events as vertical lines; in the text, the lowest second,
@@ -78,6 +81,12 @@
 //! `--out` (default: RAW_DIR's grandparent, `results/`) and to the run
 //! directory (RAW_DIR's parent). `report timeline JSON [--events FILE]
 //! --out FILE.svg [--title TEXT]` draws one timeline chart on its own.
+//!
+//! The same figures answer the workshop and fill the README: [`lessons`]
+//! holds the nine lessons of `WORKSHOP.md` (their rows, tools, table and
+//! sentences) and the README's figure blocks; `report workshop FILE
+//! RAW_DIR` rewrites a text's `<!-- answer: ID -->` blocks from a run, and
+//! a test checks that the committed texts are what the committed run says.
 
 pub mod chart;
 pub mod chart_cpu;
