@@ -371,9 +371,14 @@ mod tests {
             "{held:?}"
         );
         drop(g);
-        // 2 ms of work, 4 × 2 ms burnt: about 10 ms in all.
+        // 2 ms of work, 4 × 2 ms burnt: at least 10 ms in all. Only lower
+        // bounds are asserted: every burn is measured in thread CPU time, so
+        // they hold on a loaded machine, while the plain run's own CPU time
+        // can come out inflated there (CI once saw 4.2 ms for 2 ms of work),
+        // so a ratio to it would be flaky.
         assert!(python >= Duration::from_millis(8), "{python:?}");
-        assert!(slow >= plain * 4, "{slow:?} vs {plain:?}");
+        assert!(slow >= Duration::from_millis(10), "{slow:?}");
+        assert!(slow >= plain, "{slow:?} vs {plain:?}");
         assert_eq!(Gil::off().with_python_factor(5).python_factor(), 5);
     }
 
