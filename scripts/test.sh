@@ -34,8 +34,12 @@ step "tests"
 cargo test --workspace
 
 step "the CPython peer's own tests (byte-identical pages against the Rust binaries)"
-# Against the debug binaries `cargo test` just built; under CI=true a
-# missing binary or tool fails (peers/python/tests/support.py).
+# Against the debug binaries. `cargo test` builds a package's binaries only
+# for its own integration tests, and seed has none, so on a clean clone
+# target/debug/seed would not exist: build every binary first (the rest are
+# already up to date). Under CI=true a missing binary or tool fails
+# (peers/python/tests/support.py).
+cargo build --workspace --bins
 py_log=$(mktemp)
 trap 'rm -f "$py_log"' EXIT
 if ! FK_SEED_BIN=target/debug/seed FK_STAGE2_BIN=target/debug/stage-2 \
