@@ -12,8 +12,18 @@
 //! replacing only an older version. A reader that read the database before
 //! a comment was committed can therefore never overwrite the page the
 //! writer published.
+//!
+//! An `add` can still land *after* the published item was removed (an
+//! eviction, a memcached restart, a failed publish deleting it): it would
+//! then store the page as it was before the comment, until it expires. A
+//! cache whose adds may be late (stage-4 sends them from a queue) asks
+//! [`Freshness`] first, which knows every comment committed since.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
 
 /// A page's canonical address: the path and query its route links to
 /// (`/user/user7` and `page=2`; `/photo/12` and no query). Every request
@@ -36,10 +46,11 @@ pub trait PageCache: Send + Sync {
     /// The data behind `page`, or `None` on a miss or when the cache is down.
     fn get_data(&self, page: &PageAddr) -> Option<Vec<u8>>;
     /// Keeps the data behind `page` if the cache holds none (a reader
-    /// filling a miss).
-    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64);
+    /// filling a miss). `read_at`: when the request that read it from the
+    /// database started (no later than the read; see [`Freshness`]).
+    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64, read_at: Instant);
     /// Keeps the anonymous rendering of `page` if the cache holds none.
-    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64);
+    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64, read_at: Instant);
     /// A writer publishing what it just committed: the anonymous rendering
     /// and the data of `page`, each unless the cache already holds
     /// `version` or newer. Returns once both are stored (or removed).
@@ -60,9 +71,91 @@ impl PageCache for NoCache {
     fn get_data(&self, _: &PageAddr) -> Option<Vec<u8>> {
         None
     }
-    fn add_data(&self, _: &PageAddr, _: &[u8], _: u64) {}
-    fn add_page(&self, _: &PageAddr, _: &[u8], _: u64) {}
+    fn add_data(&self, _: &PageAddr, _: &[u8], _: u64, _: Instant) {}
+    fn add_page(&self, _: &PageAddr, _: &[u8], _: u64, _: Instant) {}
     fn publish(&self, _: &PageAddr, _: &[u8], _: &[u8], _: u64) {}
+}
+
+/// How old a reader's `add` may be, from the start of the request that read
+/// the database, when [`Freshness`] checks it; an older one is dropped (a
+/// later miss, never a stale page). Also how long a comment is remembered.
+/// Adds wait milliseconds in stage-4's queue; a second is far past that,
+/// and a few hundred comments a second at most are remembered.
+pub const ADD_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Whether a reader's late `add` would store a page a comment has changed
+/// since the reader read it. Owns a database connection and reads only the
+/// comments committed since its last look (a rowid range: cheap with or
+/// without indexes), so it can check a whole batch of adds at once.
+///
+/// Why: a reader renders version v, a comment is committed and published
+/// (v+1), the published item is removed (evicted, memcached restarted),
+/// and then the reader's `add` of v lands in the empty slot: the page
+/// without the comment, after its redirect was sent, until it expires.
+/// Checked just before the adds are sent, that leaves one round trip in
+/// which all of it would have to happen.
+///
+/// **Invariant**: every comment committed after `read_at` and before the
+/// last [`Freshness::refresh`] is remembered while an add read at
+/// `read_at` may still pass ([`ADD_MAX_AGE`] bounds both).
+#[derive(Debug)]
+pub struct Freshness {
+    conn: Connection,
+    /// The newest comment id seen.
+    seen: i64,
+    /// Comments seen in the last [`ADD_MAX_AGE`]: when they were seen (just
+    /// after the read that found them, so no earlier than their commit)
+    /// and the page each changed.
+    recent: VecDeque<(Instant, i64, PageAddr)>,
+}
+
+impl Freshness {
+    /// Starts from the newest comment now: a request that starts later
+    /// reads everything before it.
+    pub fn new(conn: Connection) -> model::Result<Freshness> {
+        let seen = model::queries::newest_comment_id(&conn)?;
+        Ok(Freshness {
+            conn,
+            seen,
+            recent: VecDeque::new(),
+        })
+    }
+
+    /// Learns the comments committed since the last call, and forgets those
+    /// seen more than [`ADD_MAX_AGE`] ago.
+    pub fn refresh(&mut self) -> model::Result<()> {
+        let new = model::queries::comments_since(&self.conn, self.seen)?;
+        let now = Instant::now();
+        for (id, photo) in new {
+            self.seen = id;
+            self.recent.push_back((now, id, photo_page(photo)));
+        }
+        while let Some((at, ..)) = self.recent.front() {
+            if now.duration_since(*at) < ADD_MAX_AGE {
+                break;
+            }
+            self.recent.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Whether an add of `page` at `version`, read by a request that started
+    /// at `read_at`, may still be stored (as of the last refresh).
+    pub fn still_current(&self, page: &PageAddr, version: u64, read_at: Instant) -> bool {
+        read_at.elapsed() < ADD_MAX_AGE
+            && !self
+                .recent
+                .iter()
+                .any(|(_, id, p)| p == page && u64::try_from(*id).is_ok_and(|id| id > version))
+    }
+}
+
+/// The page a comment on photo `id` changes (the one its handler publishes).
+pub(crate) fn photo_page(id: i64) -> PageAddr {
+    PageAddr {
+        path: crate::handlers::photo::path(id),
+        query: String::new(),
+    }
 }
 
 /// Where photo bytes come from.

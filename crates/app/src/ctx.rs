@@ -15,6 +15,9 @@ use crate::{Services, http};
 
 pub(crate) struct Ctx<'s, 'a> {
     pub svc: &'s Services<'a>,
+    /// When the request started: before anything it reads from the
+    /// database (what a cache's [`crate::cache::Freshness`] needs).
+    pub started: Instant,
     pub timing: Timing,
     gil: GilGuard<'s>,
     /// The logged-in visitor, once [`Ctx::load_viewer`] ran.
@@ -28,10 +31,12 @@ pub(crate) struct Ctx<'s, 'a> {
 
 impl<'s, 'a> Ctx<'s, 'a> {
     pub fn new(svc: &'s Services<'a>) -> Self {
+        let started = Instant::now();
         let mut timing = Timing::new();
         let gil = svc.gil.acquire(&mut timing);
         Ctx {
             svc,
+            started,
             timing,
             gil,
             viewer: None,

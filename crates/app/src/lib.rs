@@ -44,7 +44,7 @@ use std::path::PathBuf;
 
 use rusqlite::Connection;
 
-pub use cache::{DiskPhotos, NoCache, PageAddr, PageCache, PhotoStore};
+pub use cache::{ADD_MAX_AGE, DiskPhotos, Freshness, NoCache, PageAddr, PageCache, PhotoStore};
 pub use error::{AppError, AppResult};
 pub use gil::{CPYTHON_FACTOR, Gil};
 pub use handlers::static_photo::PHOTO_MAX_AGE_SECS;

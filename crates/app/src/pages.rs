@@ -51,8 +51,8 @@ where
     if let (Some(p), Some(d)) = (page, &data)
         && let Ok(bytes) = ctx.cpu("encode", || serde_json::to_vec(d))
     {
-        let v = version(d);
-        ctx.io("cache-set", |s| s.cache.add_data(p, &bytes, v));
+        let (v, read_at) = (version(d), ctx.started);
+        ctx.io("cache-set", |s| s.cache.add_data(p, &bytes, v, read_at));
     }
     Ok(data)
 }
@@ -66,8 +66,9 @@ pub(crate) fn respond(
     html: String,
 ) -> Response {
     if let (Some(p), None) = (page, &ctx.viewer) {
+        let read_at = ctx.started;
         ctx.io("cache-set", |s| {
-            s.cache.add_page(p, html.as_bytes(), version)
+            s.cache.add_page(p, html.as_bytes(), version, read_at)
         });
     }
     Response::html(200, html)

@@ -240,6 +240,27 @@ pub fn add_comment(
     Ok((n == 1).then(|| conn.last_insert_rowid()))
 }
 
+/// The newest comment id (0 when there is none): where a reader of
+/// [`comments_since`] starts. A rowid lookup, fast with or without indexes.
+pub fn newest_comment_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM comments")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// `(id, photo_id)` of every comment newer than `after`, oldest first: a
+/// range of the table's rowid, so it reads only the new rows, with or
+/// without indexes. Comments are never deleted and SQLite has one writer,
+/// so ids grow in commit order and nothing older can appear later.
+pub fn comments_since(conn: &Connection, after: i64) -> Result<Vec<(i64, i64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, photo_id FROM comments WHERE id > ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Sessions in the database: what stage-1 and stage-2 do on purpose, as
 /// CherryPy's database sessions did in the talk ("sessions in the database —
 /// prefer an in-memory session store").

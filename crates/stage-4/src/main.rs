@@ -170,7 +170,12 @@ fn instance(a: CachedInstanceArgs) -> anyhow::Result<()> {
             memcached::Memcached::new(&servers, i.serve.threads)
                 .map_err(|e| appserver::ServerError::Backend(e.to_string()))?,
         );
-        let writer = memcached::Writer::start(mc.clone());
+        // The writer's own connection: it checks page adds against the
+        // comments committed since their readers read them.
+        let fresh = model::open(&i.serve.db)
+            .and_then(app::Freshness::new)
+            .map_err(|e| appserver::ServerError::Backend(e.to_string()))?;
+        let writer = memcached::Writer::start(mc.clone(), fresh);
         Ok(Backends {
             sessions: Sessions::Shared(Arc::new(memcached::McSessions { mc: mc.clone() })),
             cache: Arc::new(memcached::Pages {

@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use app::{AppError, AppResult, PageAddr, PageCache, PhotoStore, SessionStore};
+use app::{AppError, AppResult, Freshness, PageAddr, PageCache, PhotoStore, SessionStore};
 
 use crate::Ring;
 use crate::keys;
@@ -418,6 +418,10 @@ pub struct Pending {
     pub value: Vec<u8>,
     pub flags: u32,
     pub ttl: u32,
+    /// For a page or its data: the page, its version and when the request
+    /// that read it started, checked by [`Freshness`] before sending.
+    /// `None` for photo bytes (they never change).
+    pub page: Option<(PageAddr, u64, Instant)>,
 }
 
 /// Adds queued before new ones are dropped: a burst of misses (a cold
@@ -437,7 +441,11 @@ pub const WRITE_BATCH: usize = 32;
 ///
 /// Safe against a comment published meanwhile: these are `add`s (they
 /// never overwrite), and a comment's `publish` replaces only older
-/// versions, so whichever lands first, the newer version wins.
+/// versions, so whichever lands first, the newer version wins. Safe also
+/// when the published item is gone by the time a late add arrives (evicted,
+/// memcached restarted): before each batch the thread asks [`Freshness`]
+/// which pages were commented on since their readers read them, and drops
+/// those adds (a later miss renders the new version).
 #[derive(Debug)]
 pub struct Writer {
     tx: SyncSender<Pending>,
@@ -445,12 +453,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// The writer of `mc`: starts its thread.
-    pub fn start(mc: Arc<Memcached>) -> Arc<Writer> {
+    /// The writer of `mc`: starts its thread, which checks page adds with
+    /// `fresh` (its own database connection).
+    pub fn start(mc: Arc<Memcached>, fresh: Freshness) -> Arc<Writer> {
         let (tx, rx) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
         let spawned = std::thread::Builder::new()
             .name("memcached-writer".into())
-            .spawn(move || write_loop(&mc, &rx));
+            .spawn(move || write_loop(&mc, fresh, &rx));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the memcached writer; misses will not be cached");
         }
@@ -461,13 +470,7 @@ impl Writer {
     }
 
     /// Queues an `add`; drops it (counted) if the queue is full.
-    pub fn add(&self, key: String, value: Vec<u8>, flags: u32, ttl: u32) {
-        let p = Pending {
-            key,
-            value,
-            flags,
-            ttl,
-        };
+    pub fn add(&self, p: Pending) {
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(p) {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -485,7 +488,7 @@ impl Writer {
     }
 }
 
-fn write_loop(mc: &Memcached, rx: &Receiver<Pending>) {
+fn write_loop(mc: &Memcached, mut fresh: Freshness, rx: &Receiver<Pending>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < WRITE_BATCH {
@@ -494,7 +497,24 @@ fn write_loop(mc: &Memcached, rx: &Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        mc.add_many(&batch);
+        // Right before sending: what was committed since these were read.
+        // If the database cannot say, no page is added (never stale).
+        let known = match fresh.refresh() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read new comments; page adds dropped");
+                false
+            }
+        };
+        batch.retain(|p| match &p.page {
+            None => true,
+            Some((page, version, read_at)) => {
+                known && fresh.still_current(page, *version, *read_at)
+            }
+        });
+        if !batch.is_empty() {
+            mc.add_many(&batch);
+        }
     }
 }
 
@@ -515,9 +535,15 @@ pub struct Pages {
 }
 
 impl Pages {
-    fn add(&self, key: String, value: &[u8], version: u64) {
-        if let Some(f) = flags_of(version) {
-            self.writer.add(key, value.to_vec(), f, self.ttl);
+    fn add(&self, key: String, page: &PageAddr, value: &[u8], version: u64, read_at: Instant) {
+        if let Some(flags) = flags_of(version) {
+            self.writer.add(Pending {
+                key,
+                value: value.to_vec(),
+                flags,
+                ttl: self.ttl,
+                page: Some((page.clone(), version, read_at)),
+            });
         }
     }
 }
@@ -542,12 +568,12 @@ impl PageCache for Pages {
         self.mc.get(&keys::data(page))
     }
 
-    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64) {
-        self.add(keys::data(page), data, version);
+    fn add_data(&self, page: &PageAddr, data: &[u8], version: u64, read_at: Instant) {
+        self.add(keys::data(page), page, data, version, read_at);
     }
 
-    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64) {
-        self.add(keys::page(page), html, version);
+    fn add_page(&self, page: &PageAddr, html: &[u8], version: u64, read_at: Instant) {
+        self.add(keys::page(page), page, html, version, read_at);
     }
 
     fn publish(&self, page: &PageAddr, html: &[u8], data: &[u8], version: u64) {
@@ -582,7 +608,13 @@ impl PhotoStore for Photos {
     fn read(&self, file: &str) -> std::io::Result<Option<Vec<u8>>> {
         let bytes = self.disk.read(file)?;
         if let Some(b) = &bytes {
-            self.writer.add(keys::photo(file), b.clone(), 0, self.ttl);
+            self.writer.add(Pending {
+                key: keys::photo(file),
+                value: b.clone(),
+                flags: 0,
+                ttl: self.ttl,
+                page: None,
+            });
         }
         Ok(bytes)
     }

@@ -240,6 +240,78 @@ fn a_write_is_never_followed_by_a_stale_read_while_misses_refill_the_cache() {
     no_stale_read(true);
 }
 
+/// The case the evicting test above can only hit by chance, made certain:
+/// a reader's `add` reaches the writer thread after a comment on its page
+/// was committed (and, as far as memcached knows, after the published page
+/// was evicted: the slot is empty). The writer must drop it rather than put
+/// the page without the comment back, and still store every other add.
+#[test]
+fn a_late_add_of_a_page_commented_on_since_its_read_is_dropped() {
+    use app::{Freshness, PageAddr};
+    use stage_4::memcached::{Memcached as Client, Pending, Writer};
+    if !tools_present(true) {
+        return;
+    }
+    let site = Site::new(contract::USERS);
+    let mc = Memcached::start();
+    let client = std::sync::Arc::new(Client::new(std::slice::from_ref(&mc.addr), 1).unwrap());
+    let fresh = Freshness::new(model::open(&site.db).unwrap()).unwrap();
+    let writer = Writer::start(client.clone(), fresh);
+    let conn = site.conn();
+    let home = model::queries::home(&conn).unwrap();
+    let page = |id: i64| PageAddr {
+        path: format!("/photo/{id}"),
+        query: String::new(),
+    };
+    let version = |id: i64| {
+        let p = model::queries::photo_page(&conn, id).unwrap().unwrap();
+        p.version as u64
+    };
+    let add = |id: i64, v: u64, read_at: Instant| {
+        let key = stage_4::keys::page(&page(id));
+        writer.add(Pending {
+            key,
+            value: format!("version {v}").into_bytes(),
+            flags: v as u32,
+            ttl: 60,
+            page: Some((page(id), v, read_at)),
+        });
+    };
+    let get = |id: i64| client.get(&stage_4::keys::page(&page(id)));
+    let (commented, other) = (home[0].id, home[1].id);
+    // Two readers read their pages...
+    let read_at = Instant::now();
+    let (v_commented, v_other) = (version(commented), version(other));
+    // ... a comment on the first is committed ...
+    model::queries::add_comment(&conn, commented, 1, "newer", model::time::now())
+        .unwrap()
+        .unwrap();
+    // ... and only then do their adds reach the writer.
+    add(commented, v_commented, read_at);
+    add(other, v_other, read_at);
+    assert!(
+        wait_for(Duration::from_secs(3), || get(other).is_some()),
+        "the untouched page was stored"
+    );
+    assert_eq!(
+        get(commented),
+        None,
+        "the page without the comment stays out"
+    );
+    // A reader who read after the commit has the new version: stored.
+    let (now, v_new) = (Instant::now(), version(commented));
+    assert!(v_new > v_commented);
+    add(commented, v_new, now);
+    assert!(wait_for(Duration::from_secs(3), || get(commented)
+        == Some(format!("version {v_new}").into_bytes())));
+    // Too old to check (a request that started over ADD_MAX_AGE ago): dropped.
+    client.delete(&stage_4::keys::page(&page(other)));
+    add(other, v_other, Instant::now() - app::ADD_MAX_AGE);
+    add(home[2].id, version(home[2].id), Instant::now());
+    assert!(wait_for(Duration::from_secs(3), || get(home[2].id).is_some()));
+    assert_eq!(get(other), None, "an add older than ADD_MAX_AGE is dropped");
+}
+
 fn no_stale_read(evict: bool) {
     if !tools_present(true) {
         return;

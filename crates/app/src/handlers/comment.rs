@@ -5,7 +5,6 @@
 //! data *before* answering, so no read after the redirect can see the page
 //! without the comment — through nginx or through any instance.
 
-use crate::cache::PageAddr;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::handlers::{login, photo};
@@ -44,10 +43,7 @@ fn publish_photo(ctx: &mut Ctx<'_, '_>, id: i64) -> AppResult<()> {
     let Some(page) = ctx.io("query", |s| model::queries::photo_page(s.db, id))? else {
         return Ok(());
     };
-    let addr = PageAddr {
-        path: photo::path(id),
-        query: String::new(),
-    };
+    let addr = crate::cache::photo_page(id);
     let version = page.version as u64;
     let data = ctx
         .cpu("encode", || serde_json::to_vec(&page))
