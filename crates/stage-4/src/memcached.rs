@@ -443,9 +443,10 @@ pub const WRITE_BATCH: usize = 32;
 /// never overwrite), and a comment's `publish` replaces only older
 /// versions, so whichever lands first, the newer version wins. Safe also
 /// when the published item is gone by the time a late add arrives (evicted,
-/// memcached restarted): before each batch the thread asks [`Freshness`]
-/// which pages were commented on since their readers read them, and drops
-/// those adds (a later miss renders the new version).
+/// memcached restarted): the thread sends each batch with pages through
+/// [`Freshness`], which drops the adds of pages commented on since their
+/// readers read them (a later miss renders the new version) and keeps any
+/// comment from committing until the rest have landed.
 #[derive(Debug)]
 pub struct Writer {
     tx: SyncSender<Pending>,
@@ -497,23 +498,25 @@ fn write_loop(mc: &Memcached, mut fresh: Freshness, rx: &Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        // Right before sending: what was committed since these were read.
-        // If the database cannot say, no page is added (never stale).
-        let known = match fresh.refresh() {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read new comments; page adds dropped");
-                false
-            }
-        };
-        batch.retain(|p| match &p.page {
-            None => true,
-            Some((page, version, read_at)) => {
-                known && fresh.still_current(page, *version, *read_at)
+        if batch.iter().all(|p| p.page.is_none()) {
+            mc.add_many(&batch); // photo bytes only: they never change
+            continue;
+        }
+        // Pages: drop those commented on since they were read, and send
+        // the rest before any new comment can commit (Freshness). If the
+        // database cannot say, no page is added (a miss is never stale).
+        let sent = fresh.while_no_comment_commits(|seen| {
+            batch.retain(|p| {
+                p.page
+                    .as_ref()
+                    .is_none_or(|(page, v, read_at)| seen.still_current(page, *v, *read_at))
+            });
+            if !batch.is_empty() {
+                mc.add_many(&batch);
             }
         });
-        if !batch.is_empty() {
-            mc.add_many(&batch);
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot read new comments; a batch of adds dropped");
         }
     }
 }
