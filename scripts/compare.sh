@@ -195,7 +195,9 @@ descendants() {
 matching_descendants() {
   local k cmdline
   for k in $(descendants "$1"); do
-    cmdline=$(tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null) || continue
+    # (braces: a process that exited meanwhile makes the redirection fail,
+    # and that message must go to /dev/null too)
+    cmdline=$({ tr '\0' ' ' < "/proc/$k/cmdline"; } 2>/dev/null) || continue
     case "$cmdline" in *"$2"*) echo "$k" ;; esac
   done
 }
