@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// `results/<date>T<time>Z-<host>` directories with a `raw/`, newest last.
@@ -29,19 +31,6 @@ fn committed_runs() -> Vec<PathBuf> {
     runs
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn newest() -> PathBuf {
     committed_runs()
         .pop()
@@ -54,7 +43,7 @@ fn the_committed_tables_regenerate_from_their_raw_files() {
     let name = run.file_name().unwrap().to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
-    copy_dir(&run.join("raw"), &results.join(&name).join("raw"));
+    common::copy_tree(&run.join("raw"), &results.join(&name).join("raw"));
     report::write_report(&results.join(&name).join("raw"), None).unwrap();
     let committed = Path::new(ROOT).join("results");
     for file in ["latest.md", "latest.csv", "latest-cpu.csv"] {

@@ -4,26 +4,13 @@
 //! from those files and the tools' req/s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod common;
+use common::read;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report-raw");
 const RUN: &str = "2026-11-26-fixture-host";
-
-/// results/<RUN>/raw in a temporary directory, a copy of the fixture.
-fn results_tree() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("results").join(RUN).join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), raw.join(entry.file_name())).unwrap();
-    }
-    (tmp, raw)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// latest-cpu.csv as (row, tool) → fields by header name.
 fn cpu_csv(md: &Path) -> BTreeMap<(String, String), BTreeMap<String, String>> {
@@ -51,7 +38,7 @@ fn f(m: &BTreeMap<String, String>, k: &str) -> f64 {
 
 #[test]
 fn cpu_per_request_by_role_rest_flag_and_capacity() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
     let written = report::write_report(&raw, None).unwrap();
     let csv = cpu_csv(&written.markdown);
     assert_eq!(csv.len(), 12, "one line per cpu.json: {:?}", csv.keys());
@@ -220,7 +207,7 @@ fn cpu_per_request_by_role_rest_flag_and_capacity() {
 /// not added into their total.
 #[test]
 fn gil_bound_from_the_gil_held_phase() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
     let before = read(&report::write_report(&raw, None).unwrap().markdown);
     let total_line = |md: &str| {
         md.lines()
@@ -278,7 +265,7 @@ fn gil_bound_from_the_gil_held_phase() {
 /// was lost, and a run without any cpu.json.
 #[test]
 fn lost_processes_broken_files_and_no_files() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
     let file = raw.join("stage-3.wrk.cpu.json");
     let mut j: serde_json::Value = serde_json::from_str(&read(&file)).unwrap();
     j["lost_processes"] = serde_json::json!([{"pid": 4242, "role": "app", "comm": "stage-3"}]);

@@ -1,33 +1,20 @@
 //! The latency-at-fixed-rates table and chart and the timeline charts, on
 //! tests/fixtures/rates-raw (real loadgen runs: see its README.md).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use report::latency::{self, FastEnough, P99_BUDGET_MS, SUSTAINED};
 use report::timeline;
+
+mod common;
+use common::read;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rates-raw");
 const OLD_JSON: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/report-raw/stage-1.loadgen-realistic.json"
 );
-
-/// results/run/raw in a temporary directory, a copy of the fixture.
-fn results_tree() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("results").join("run").join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), raw.join(entry.file_name())).unwrap();
-    }
-    (tmp, raw)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// The SVG's texts, trimmed.
 fn texts(svg: &str) -> Vec<String> {
@@ -63,7 +50,7 @@ fn hex(c: plotters::style::RGBColor) -> String {
 
 #[test]
 fn rates_by_row_and_the_highest_fast_enough_rate() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let run = report::Run::load(&raw).unwrap();
     let ids: Vec<&str> = run.rates.iter().map(|r| r.row.as_str()).collect();
     assert_eq!(
@@ -120,7 +107,7 @@ fn rates_by_row_and_the_highest_fast_enough_rate() {
 
 #[test]
 fn markdown_table_and_latency_chart() {
-    let (tmp, raw) = results_tree();
+    let (tmp, raw) = common::results_tree(FIXTURE, "run");
     let written = report::write_report(&raw, None).unwrap();
     let results = std::fs::canonicalize(tmp.path().join("results")).unwrap();
     for dir in [results.clone(), results.join("run")] {
@@ -318,7 +305,7 @@ fn timeline_of_a_killed_instance() {
     assert_eq!(polylines(&svg, &hex(timeline::RPS_COLOR), "2"), [7]);
     assert_eq!(polylines(&svg, &hex(timeline::P99_COLOR), "2"), [7]);
     // The same chart as `report RAW_DIR` writes for <name>.timeline.json.
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let written = report::write_report(&raw, None).unwrap();
     let in_report = read(&written.markdown.with_file_name("stage-3-kill-timeline.svg"));
     assert_eq!(in_report, svg);
@@ -365,7 +352,7 @@ fn timeline_with_relative_events_and_errors() {
     ] {
         assert!(t.iter().any(|x| x == want), "no {want:?} in {t:?}");
     }
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let md = read(&report::write_report(&raw, None).unwrap().markdown);
     assert!(md.contains("most errors: 1 at t = 2 s"), "{md}");
 }
@@ -410,7 +397,7 @@ fn timeline_inputs_that_are_refused() {
     assert!(!out.path().join("x.svg").exists());
 
     // In RAW_DIR: a timeline file without a timeline is a note, not a chart.
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     std::fs::copy(OLD_JSON, raw.join("old.timeline.json")).unwrap();
     std::fs::write(raw.join("stage-3-kill.events.tsv"), "x\ty\n").unwrap();
     let written = report::write_report(&raw, None).unwrap();
@@ -429,7 +416,7 @@ fn timeline_inputs_that_are_refused() {
 /// Without rows.tsv, rows are found from the rate files' names too.
 #[test]
 fn rate_rows_without_rows_tsv() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     std::fs::remove_file(raw.join("rows.tsv")).unwrap();
     let run = report::Run::load(&raw).unwrap();
     let ids: Vec<&str> = run.rows.iter().map(|r| r.spec.id.as_str()).collect();

@@ -1,29 +1,15 @@
 //! `report` on a hand-assembled RAW_DIR (tests/fixtures/report-raw,
 //! real ab, wrk and loadgen outputs: see its README.md).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use report::Tool;
 
+mod common;
+use common::read;
+
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report-raw");
 const RUN: &str = "2026-11-26-fixture-host";
-
-/// results/<RUN>/raw in a temporary directory, a copy of the fixture.
-fn results_tree() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("results").join(RUN).join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), raw.join(entry.file_name())).unwrap();
-    }
-    (tmp, raw)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// The CSV as (row, tool) → fields by header name.
 fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
@@ -55,7 +41,7 @@ fn find<'a>(
 
 #[test]
 fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
-    let (tmp, raw) = results_tree();
+    let (tmp, raw) = common::results_tree(FIXTURE, RUN);
     let written = report::write_report(&raw, None).unwrap();
     let results_dir = std::fs::canonicalize(tmp.path().join("results")).unwrap();
     let run_dir = results_dir.join(RUN);
@@ -243,7 +229,7 @@ fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
 
 #[test]
 fn out_dir_and_missing_files() {
-    let (tmp, raw) = results_tree();
+    let (tmp, raw) = common::results_tree(FIXTURE, RUN);
     // Keep only stage-1's wrk output and stage-2's ab output: no rows.tsv,
     // no machine.txt, no calibration.
     for entry in std::fs::read_dir(&raw).unwrap() {
@@ -284,7 +270,7 @@ fn empty_raw_dir_is_an_error() {
 
 #[test]
 fn cli_prints_the_markdown_path() {
-    let (tmp, raw) = results_tree();
+    let (tmp, raw) = common::results_tree(FIXTURE, RUN);
     let out = Command::new(env!("CARGO_BIN_EXE_report"))
         .arg(&raw)
         .output()
@@ -315,7 +301,7 @@ fn cli_prints_the_markdown_path() {
 /// (`python-2` with `stage-1`: the run has no `python-1`).
 #[test]
 fn speedup_follows_the_rows_series() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
     // Series rows made of stage-2-gil's and stage-2's wrk outputs, renamed.
     for (from, to) in [
         ("stage-2-gil", "stage-2-slow50"),
@@ -356,7 +342,7 @@ fn speedup_follows_the_rows_series() {
 /// rows without hits are not listed.
 #[test]
 fn cache_hits_of_the_realistic_mix() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
     let md = read(&report::write_report(&raw, None).unwrap().markdown);
     assert!(
         !md.contains("## Cache hits"),

@@ -2,24 +2,14 @@
 //! run's files (`fixtures/scaling-raw`, see its README): every figure is
 //! recomputed here from the raw JSON, independently of the report's code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use report::{Tool, lessons, scaling};
 use serde_json::Value;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scaling-raw");
+mod common;
 
-/// results/run/raw in a temporary directory, a copy of the fixture.
-fn results_tree() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("results").join("run").join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), raw.join(entry.file_name())).unwrap();
-    }
-    (tmp, raw)
-}
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scaling-raw");
 
 fn json(raw: &Path, name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(raw.join(name)).unwrap()).unwrap()
@@ -59,7 +49,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn language_pairs_rust_and_cpython_stage_by_stage() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let run = report::Run::load(&raw).unwrap();
     let rows = scaling::language(&run);
     // The fixture has python-2..4 and stage-2..4 (no CGI rows, no noindex).
@@ -91,7 +81,7 @@ fn language_pairs_rust_and_cpython_stage_by_stage() {
 
 #[test]
 fn cache_bound_from_hit_ratio_and_cpu_per_hit_and_miss() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let run = report::Run::load(&raw).unwrap();
     let bounds = scaling::cache_bounds(&run);
     let names: Vec<(&str, &str)> = bounds
@@ -149,7 +139,7 @@ fn cache_bound_from_hit_ratio_and_cpu_per_hit_and_miss() {
 
 #[test]
 fn a_lessons_answer_is_its_table_from_the_run() {
-    let (_tmp, raw) = results_tree();
+    let (_tmp, raw) = common::results_tree(FIXTURE, "run");
     let run = report::Run::load(&raw).unwrap();
     let caching = lessons::find("caching").unwrap();
     assert_eq!(lessons::find("5").unwrap().id, "caching");
@@ -208,7 +198,7 @@ fn report_bin() -> std::process::Command {
 
 #[test]
 fn workshop_check_fails_until_the_answers_are_filled() {
-    let (tmp, raw) = results_tree();
+    let (tmp, raw) = common::results_tree(FIXTURE, "run");
     let text = tmp.path().join("WORKSHOP.md");
     std::fs::write(
         &text,
