@@ -12,23 +12,15 @@ import re
 import subprocess
 import unittest
 
+from flickrkillr import ring
 from tests import support
 
 
 def decode_lossless(path: str) -> bytes:
     """PATH_INFO as the Rust host computes it: percent-escapes decoded to
-    bytes, malformed ones left as they are."""
-    raw, out, i = path.encode(), bytearray(), 0
-    hexd = b"0123456789abcdefABCDEF"
-    while i < len(raw):
-        if (raw[i] == 0x25 and i + 2 < len(raw) and raw[i + 1] in hexd
-                and raw[i + 2] in hexd):
-            out.append(int(raw[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(raw[i])
-            i += 1
-    return bytes(out)
+    bytes, malformed ones left as they are — the same rule as nginx's key
+    unescaping, which the peer already has."""
+    return ring.unescape(path.encode())
 
 
 def cgi_env(db: str, photos: str, method: str, target: str,
