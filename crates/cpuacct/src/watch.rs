@@ -65,13 +65,16 @@ impl Watch {
         let wait = |nohang| sys::wait4(pid, nohang).map_err(|source| Error::Wait { pid, source });
 
         let started = Instant::now();
+        // The delay is over before the command is looked at again: with no
+        // delay the window starts at once, even if the command has already
+        // exited (unreaped, /proc still has its figures until wait4 below).
         loop {
-            if let Some(end) = wait(true)? {
-                return Ok(Outcome::EndedInDelay { status: end.status });
-            }
             let left = self.delay.saturating_sub(started.elapsed());
             if left.is_zero() {
                 break;
+            }
+            if let Some(end) = wait(true)? {
+                return Ok(Outcome::EndedInDelay { status: end.status });
             }
             std::thread::sleep(left.min(DELAY_POLL));
         }
@@ -171,6 +174,26 @@ mod tests {
             t.elapsed() < Duration::from_secs(3),
             "not kept for the whole delay"
         );
+    }
+
+    /// With no delay there is always a window, however fast the command
+    /// ends (it used to race: a command already gone at the first look was
+    /// "ended in the delay", and no JSON was written).
+    #[test]
+    fn no_delay_always_measures() {
+        for _ in 0..50 {
+            let w = Watch {
+                trees: vec![],
+                delay: Duration::ZERO,
+                command: vec!["sh".into(), "-c".into(), "exit 3".into()],
+                proc_dir: "/proc".into(),
+            };
+            let out = w.run().unwrap();
+            assert!(
+                matches!(out, Outcome::Measured { status: 3, .. }),
+                "{out:?}"
+            );
+        }
     }
 
     #[test]
