@@ -65,16 +65,16 @@ impl Watch {
         let wait = |nohang| sys::wait4(pid, nohang).map_err(|source| Error::Wait { pid, source });
 
         let started = Instant::now();
-        // The delay is over before the command is looked at again: with no
-        // delay the window starts at once, even if the command has already
-        // exited (unreaped, /proc still has its figures until wait4 below).
-        loop {
+        // With no delay the window starts at once, even if the command has
+        // already exited (unreaped, /proc still has its figures until wait4
+        // below): there is no delay for it to have ended in.
+        while !self.delay.is_zero() {
+            if let Some(end) = wait(true)? {
+                return Ok(Outcome::EndedInDelay { status: end.status });
+            }
             let left = self.delay.saturating_sub(started.elapsed());
             if left.is_zero() {
                 break;
-            }
-            if let Some(end) = wait(true)? {
-                return Ok(Outcome::EndedInDelay { status: end.status });
             }
             std::thread::sleep(left.min(DELAY_POLL));
         }
