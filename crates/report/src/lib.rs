@@ -93,6 +93,7 @@ pub mod chart_cpu;
 pub mod chart_language;
 mod chart_style;
 pub mod cpu;
+pub mod docs;
 pub mod latency;
 pub mod lessons;
 pub mod parse;
@@ -458,6 +459,23 @@ impl Run {
             rates,
             timelines,
         })
+    }
+
+    /// A run with nothing in it (for tests of what reads a run).
+    pub fn empty(name: &str) -> Run {
+        Run {
+            raw_dir: "/nonexistent".into(),
+            name: name.into(),
+            rows: Vec::new(),
+            machine: None,
+            params: None,
+            commands: None,
+            explain: None,
+            warnings: Vec::new(),
+            cpu: Default::default(),
+            rates: Vec::new(),
+            timelines: Vec::new(),
+        }
     }
 
     pub fn row(&self, id: &str) -> Option<&Row> {

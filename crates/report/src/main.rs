@@ -29,8 +29,10 @@
 //! `scripts/lesson.sh`): the lessons are data in `report::lessons`, and an
 //! answer is computed from a run's raw files like every other table.
 //! `workshop` rewrites the answer blocks of WORKSHOP.md (and the figure
-//! blocks of README.md, `report::lessons::README_BLOCKS`) from a run; with
-//! `--check` it changes nothing and fails when a block is out of date.
+//! blocks of README.md, `report::lessons::README_BLOCKS`) and the inline
+//! figures prose quotes (`report::docs`) from a run; with `--check` it
+//! changes nothing and fails when a block or figure is out of date, or a
+//! lesson's "Fill in" table asks for what the lesson does not print.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,14 +94,17 @@ enum Command {
         /// The run's raw files (what compare.sh or lesson.sh wrote).
         raw_dir: PathBuf,
     },
-    /// Rewrite every `<!-- answer: ID -->` block of a text (WORKSHOP.md's
-    /// lessons, README.md's figures) from a run.
+    /// Rewrite every `<!-- answer: ID -->` block and `<!-- fig: KEY -->`
+    /// span of a text (WORKSHOP.md's lessons, README.md's and docs/'s
+    /// figures) from a run. With --check, also the lessons' "Fill in"
+    /// tables against the columns and rows each lesson prints.
     Workshop {
         /// The text: WORKSHOP.md or README.md.
         file: PathBuf,
         /// The run's raw files: the committed run's results/<run>/raw.
         raw_dir: PathBuf,
-        /// Change nothing; exit 1 if a block is not what the run says.
+        /// Change nothing; exit 1 if a block or figure is not what the run
+        /// says, or a lesson asks for a column or row it does not print.
         #[arg(long)]
         check: bool,
     },
@@ -263,22 +268,41 @@ fn workshop(
         .map_err(anyhow::Error::msg)
         .with_context(|| file.display().to_string())?;
     if check {
-        if new == text {
+        // Lessons whose "Fill in" table or answer disagree with what the
+        // lesson prints (only WORKSHOP.md has lessons).
+        let problems = if report::lessons::ids(&text)
+            .iter()
+            .any(|id| report::lessons::LESSONS.iter().any(|l| l.id == *id))
+        {
+            report::docs::lesson_problems(&text)
+        } else {
+            Vec::new()
+        };
+        for p in &problems {
+            eprintln!("report: {}: {p}", file.display());
+        }
+        if new == text && problems.is_empty() {
             println!(
-                "{}: every answer is what {} says",
+                "{}: every answer and figure is what {} says",
                 file.display(),
                 raw_dir.display()
             );
             return Ok(ExitCode::SUCCESS);
         }
-        let stale = report::lessons::changed(&text, &new);
-        eprintln!(
-            "report: {}: answers out of date ({}); regenerate with: report workshop {} {}",
-            file.display(),
-            stale.join(", "),
-            file.display(),
-            raw_dir.display()
-        );
+        if new != text {
+            let mut stale: Vec<String> = report::lessons::changed(&text, &new)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            stale.extend(report::docs::changed_figures(&text, &new));
+            eprintln!(
+                "report: {}: answers or figures out of date ({}); regenerate with: report workshop {} {}",
+                file.display(),
+                stale.join(", "),
+                file.display(),
+                raw_dir.display()
+            );
+        }
         return Ok(ExitCode::FAILURE);
     }
     if new != text {
