@@ -7,7 +7,10 @@
 #   memcached  stage-4's cache
 #   lighttpd   proves stage-1 is real CGI (tests run it with mod_cgi)
 #   ab, wrk    the reference load tools compare.sh measures against
-#   sqlite3    to look inside the database by hand
+#   sqlite3    to look inside the database by hand (and the tests count rows with it)
+#   curl       compare.sh and every lesson fetch pages with it
+#   nc         lesson 5 asks memcached for its stats (netcat-openbsd)
+#   cc         rusqlite builds SQLite from source (build-essential)
 #   python3, python3-venv   the CPython peer (peers/python): then its
 #              virtual environment, peers/python/.venv, with the pinned
 #              packages of peers/python/requirements.txt (CherryPy,
@@ -23,6 +26,9 @@ declare -A need=(
   [ab]=apache2-utils
   [wrk]=wrk
   [sqlite3]=sqlite3
+  [curl]=curl
+  [nc]=netcat-openbsd
+  [cc]=build-essential
 )
 missing=()
 for tool in "${!need[@]}"; do
@@ -64,7 +70,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup.sh: missing ${missing[*]} and no apt-get here; install them with your package manager" >&2
+  echo "setup.sh: missing ${missing[*]} (Debian package names) and no apt-get here; install them with your package manager, or use the container (scripts/container.sh)" >&2
   exit 1
 fi
 SUDO=""
@@ -88,5 +94,16 @@ cleanup() { if [ "$made_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# What apt-get could not provide fails here, with the command that fixes it.
+still=()
+for tool in "${!need[@]}"; do
+  if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ]; then
+    still+=("$tool (sudo apt-get install -y ${need[$tool]})")
+  fi
+done
+if [ ${#still[@]} -gt 0 ]; then
+  printf 'setup.sh: still missing after apt-get: %s\n' "${still[*]}" >&2
+  exit 1
+fi
 peer_venv
 echo "setup.sh: done" >&2

@@ -24,6 +24,22 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "system packages"
 scripts/setup.sh
 
+step "setup.sh names the fix for a tool it cannot install"
+# A PATH with every command of this machine but curl and apt-get: setup.sh
+# must fail and say which package brings curl.
+hide=$(mktemp -d)
+for f in /usr/local/bin/* /usr/bin/* /usr/sbin/* /bin/* /sbin/*; do
+  case "${f##*/}" in curl|apt-get) ;; *) ln -sf "$f" "$hide/${f##*/}" 2>/dev/null || true ;; esac
+done
+if out=$(PATH=$hide scripts/setup.sh 2>&1); then
+  rm -rf "$hide"; echo "FAIL: setup.sh succeeded without curl" >&2; exit 1
+fi
+rm -rf "$hide"
+case "$out" in
+  *curl*"install them with your package manager"*) echo "setup.sh without curl: 1 passed, 0 failed" ;;
+  *) echo "FAIL: setup.sh without curl said: $out" >&2; exit 1 ;;
+esac
+
 step "format"
 cargo fmt --all -- --check
 
