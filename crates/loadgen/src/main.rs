@@ -115,6 +115,10 @@ struct RunArgs {
     /// Allow a URL that does not resolve to a loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// Run only on these CPUs (`0,1`, `2-3`): the load tool kept off the
+    /// server's cores (`cpus` crate). Default: wherever the OS puts it.
+    #[arg(long, env = "FK_LOAD_CPUS")]
+    cpus: Option<cpus::CpuList>,
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +169,8 @@ fn main() -> ExitCode {
 }
 
 fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    // Before any thread exists: every thread started later keeps the mask.
+    cpus::pin_if(a.cpus.as_ref())?;
     let url = a.url.context("a URL is required")?;
     let mut cfg = Config::new(&url);
     cfg.concurrency = a.concurrency;

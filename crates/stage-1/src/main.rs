@@ -49,10 +49,16 @@ struct Args {
     /// Seconds a program may run before it is killed (the client gets 504).
     #[arg(long, env = "FK_CGI_TIMEOUT", default_value_t = host::DEFAULT_TIMEOUT.as_secs())]
     timeout: u64,
+    /// Run only on these CPUs (`0,1`, `2-3`): the host and every CGI
+    /// program it starts (`cpus` crate). Default: all.
+    #[arg(long, env = "FK_CPUS")]
+    cpus: Option<cpus::CpuList>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Before any thread exists: the CGI children inherit the mask.
+    cpus::pin_if(args.cpus.as_ref())?;
     web::init_tracing();
     // Fail at start-up, with a hint, rather than with a 500 per request.
     drop(model::open(&args.db)?);

@@ -24,12 +24,18 @@ struct Args {
     /// printed as `listening on http://ADDR`).
     #[arg(long, env = "FK_LISTEN", default_value = LISTEN)]
     listen: String,
+    /// Run only on these CPUs (`0,1`, `2-3`), every thread of the server:
+    /// the talk's machine had two cores (`cpus` crate). Default: all.
+    #[arg(long, env = "FK_CPUS")]
+    cpus: Option<cpus::CpuList>,
     #[command(flatten)]
     serve: appserver::ServeArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Before any thread exists: the runtime's workers inherit the mask.
+    cpus::pin_if(args.cpus.as_ref())?;
     web::init_tracing();
     let backends = appserver::Backends::plain(args.serve.photos_dir());
     let server = appserver::Server::new(&args.serve, "stage-2", backends)?;

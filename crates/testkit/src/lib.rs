@@ -24,6 +24,7 @@
 pub mod contract;
 pub mod http;
 pub mod inproc;
+pub mod pinning;
 pub mod python;
 pub mod stages;
 
