@@ -6,7 +6,7 @@
 #   scripts/compare.sh [--quick] [--users N] [--duration 10s] [--warmup 2s]
 #                      [--concurrency 64] [--rows "stage-1 stage-2 ..."]
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
-#                      [--out results] [--no-build] [--list]
+#                      [--out results] [--no-build] [--list] [--repeat N]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -23,6 +23,14 @@
 # then `report` (crates/report) regenerates results/latest.* from those raw
 # files. --quick (a small data set, short runs: CI runs it) writes to
 # target/compare-quick/ instead (ignored by git), unless --out is given.
+#
+# --repeat N measures the rows N times, interleaved: every row once (the
+# whole run above), then every row again, and again, so a slow drift of the
+# machine hits every row alike; never one row N times in a row. Repetitions
+# 2..N measure the figures the report compares across repetitions (the
+# realistic mix and wrk's hot page, no rate sweeps, no faults, no
+# calibration) into raw/rep-K/; the report gives each figure's median and
+# range, each ratio per repetition, and marks the noisy repetitions.
 # Exits non-zero if any row failed; the last lines say where it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,10 +84,14 @@ OUT=""
 ROWS=""
 ALL_TOOLS="loadgen-realistic loadgen-single ab-k ab wrk"
 TOOLS=$ALL_TOOLS
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+REPEAT=1
+# What repetitions 2..N measure: the figures every lesson's ratio is built
+# on (report::repeats reads the same two).
+REPEAT_TOOLS="loadgen-realistic wrk"
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out)
+    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat)
       [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -93,6 +105,8 @@ while [ $# -gt 0 ]; do
     --rows) ROWS=$2; shift ;;
     --tools) TOOLS=$2; shift ;;
     --out) OUT=$2; shift ;;
+    --repeat) REPEAT=$2; shift
+      case "$REPEAT" in ''|*[!0-9]*|0) echo "compare.sh: --repeat needs a whole number of at least 1, not '$REPEAT'" >&2; exit 2 ;; esac ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -159,7 +173,9 @@ ROWNO=0
 log() { local t=$(( $(date +%s) - T0 )); printf '[compare %02d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*" >&2; }
 # Runs a command, recording it in commands.txt.
 run() { printf '%s\n' "$*" >> "$RAW/commands.txt"; "$@"; }
-part_done() { printf '%s\t%s\n' "$1" "$(( $(date +%s) - $2 ))" >> "$RAW/timing.tsv"; }
+# What each part took, always into the first repetition's timing.tsv.
+TIMING="$RAW/timing.tsv"
+part_done() { printf '%s\t%s\n' "$1" "$(( $(date +%s) - $2 ))" >> "$TIMING"; }
 
 # ---- cleanup: nothing we started outlives the script -------------------------
 STARTED=()   # pids of process groups we started (each via setsid)
@@ -266,6 +282,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "quick: $([ "$QUICK" = 1 ] && echo yes || echo no)"
   echo "rows: $(echo $ROWS)"
   echo "tools: $TOOLS"
+  echo "repetitions: $REPEAT$([ "$REPEAT" -gt 1 ] && echo " (interleaved; repetitions 2..$REPEAT: $REPEAT_TOOLS, no rate sweeps, faults or calibration, in raw/rep-K/)")"
   echo "single URL: /user/user42"
   echo "database: $DB"
 } > "$RAW/params.txt"
@@ -493,10 +510,12 @@ ensure_static_nginx() {
 }
 
 # ---- 5. the rows -----------------------------------------------------------------
-for row in $ROWS; do
+rows_pass() { # the rows, once, into $RAW; LABEL names the repetition in the log
+local row t n p med_wrk med_lg
+for row in $1; do
   ROWNO=$((ROWNO + 1))
   t=$(date +%s)
-  log "== row $ROWNO/$NROWS: $row — $(spec "$row" 3)"
+  log "== row $ROWNO/$NROWS$LABEL: $row — $(spec "$row" 3)"
   case "$row" in
     ceiling-nginx-static)
       if ensure_static_nginx; then
@@ -564,8 +583,32 @@ for row in $ROWS; do
       esac ;;
     *) log "unknown row $row (see --list)"; FAILED=1 ;;
   esac
-  part_done "$row" "$t"
+  part_done "$row$LABEL" "$t"
 done
+}
+
+LABEL=""
+[ "$REPEAT" -gt 1 ] && LABEL=" (repetition 1 of $REPEAT)"
+rows_pass "$ROWS"
+# Repetitions 2..N: the same rows again, in the same order, with the tools
+# every repetition measures; faults and the calibration run once.
+if [ "$REPEAT" -gt 1 ]; then
+  FIRST_RAW=$RAW ALL_TOOLS_ASKED=$TOOLS
+  REP_ROWS=$(for row in $ROWS; do case "$row" in fault-*|calibration) ;; *) echo "$row" ;; esac; done | tr '\n' ' ')
+  TOOLS=$(for tool in $REPEAT_TOOLS; do case " $ALL_TOOLS_ASKED " in *" $tool "*) echo "$tool" ;; esac; done | tr '\n' ' ')
+  RATES=0
+  for ((k = 2; k <= REPEAT; k++)); do
+    RAW="$FIRST_RAW/rep-$k"
+    mkdir -p "$RAW"
+    : > "$RAW/commands.txt"
+    printf 'row\tstage\tdescription\ttalk_rps\tstatus\treason\n' > "$RAW/rows.tsv"
+    cp "$FIRST_RAW/machine.txt" "$RAW/machine.txt"
+    { cat "$FIRST_RAW/params.txt"; echo "repetition: $k of $REPEAT"; echo "tools measured: $TOOLS"; } > "$RAW/params.txt"
+    ROWNO=0 NROWS=$(echo $REP_ROWS | wc -w) LABEL=" (repetition $k of $REPEAT)"
+    rows_pass "$REP_ROWS"
+  done
+  RAW=$FIRST_RAW TOOLS=$ALL_TOOLS_ASKED
+fi
 if [ -n "${NGINX_PID:-}" ]; then stop_group "$NGINX_PID" 10; fi
 
 # ---- 6. the report -------------------------------------------------------------------

@@ -112,6 +112,9 @@ pub fn changed_figures(old: &str, new: &str) -> Vec<String> {
 ///   `fast-enough`, `p99-at:RATE`, `load-us:TOOL`, `gil-bound`, `phase:NAME`;
 /// - `ratio:TOOL A B`: A's req/s over B's (`×1.31`);
 /// - `us-ratio A B`: A's server µs per request over B's (`9.0`);
+/// - `ratio-spread:TOOL A B`: the ratio per repetition, median (range);
+/// - `verdict:TOOL A B`: what that range lets a lesson say
+///   ([`crate::repeats::Verdict`]);
 /// - `errors ROW`: a fault timeline's errors after its warm-up, by status;
 /// - `run`: the run's name.
 pub fn figure(run: &Run, key: &str) -> Result<String, String> {
@@ -151,6 +154,16 @@ pub fn figure(run: &Run, key: &str) -> Result<String, String> {
                 (Some(a), Some(b)) if b > 0.0 => Ok(format!("{:.1}", a / b)),
                 _ => Err(missing()),
             }
+        }
+        "ratio-spread" | "verdict" => {
+            need(2)?;
+            let t = tool(param, key)?;
+            let s = crate::repeats::ratio(run, args[0], args[1], t).ok_or_else(missing)?;
+            Ok(if name == "verdict" {
+                crate::repeats::Verdict::of(&s).words().to_string()
+            } else {
+                crate::repeats::fmt_spread(&s, |x| format!("×{x:.2}"))
+            })
         }
         "errors" => {
             need(1)?;

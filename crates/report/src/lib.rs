@@ -98,6 +98,7 @@ pub mod latency;
 pub mod lessons;
 pub mod parse;
 pub mod render;
+pub mod repeats;
 pub mod scaling;
 pub mod timeline;
 
@@ -289,6 +290,32 @@ pub struct Run {
     pub rates: Vec<latency::RowRates>,
     /// `<name>.timeline.json` (and `<name>.events.tsv`).
     pub timelines: Vec<timeline::Found>,
+    /// Repetitions 2..N of the same rows (`raw/rep-K/`, compare.sh
+    /// `--repeat`), in order; empty for a single pass ([`repeats`]).
+    pub repeats: Vec<Run>,
+}
+
+/// `raw/rep-K/` (K = 2, 3, …) of a run, each read as a run of its own; a
+/// repetition that cannot be read is left out (its rows' figures then come
+/// from fewer repetitions).
+fn load_repeats(raw_dir: &Path, name: &str) -> Vec<Run> {
+    let mut reps: Vec<(u32, PathBuf)> = std::fs::read_dir(raw_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let k: u32 = e.file_name().to_str()?.strip_prefix("rep-")?.parse().ok()?;
+            e.path().join("rows.tsv").is_file().then(|| (k, e.path()))
+        })
+        .collect();
+    reps.sort();
+    reps.into_iter()
+        .filter_map(|(k, dir)| {
+            let mut r = Run::load(&dir).ok()?;
+            r.name = format!("{name} repetition {k}");
+            Some(r)
+        })
+        .collect()
 }
 
 /// The rows compare.sh runs, in its order: used to order rows found only
@@ -446,6 +473,7 @@ impl Run {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "run".into());
         let cpu = cpu::CpuRun::load(raw_dir, &rows);
+        let repeats = load_repeats(raw_dir, &name);
         Ok(Run {
             raw_dir: raw_dir.to_path_buf(),
             name,
@@ -458,6 +486,7 @@ impl Run {
             cpu,
             rates,
             timelines,
+            repeats,
         })
     }
 
@@ -475,6 +504,7 @@ impl Run {
             cpu: Default::default(),
             rates: Vec::new(),
             timelines: Vec::new(),
+            repeats: Vec::new(),
         }
     }
 

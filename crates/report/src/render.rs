@@ -180,6 +180,7 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
     verbatim(&mut o, run.params.as_deref(), "params.txt");
 
     main_table(&mut o, run);
+    super::repeats::markdown(&mut o, run);
     calibration(&mut o, run);
     cache_hits(&mut o, run);
     super::scaling::markdown(&mut o, run);
