@@ -7,6 +7,7 @@
 #                      [--concurrency 64] [--rows "stage-1 stage-2 ..."]
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
+#                      [--server-cpus LIST --load-cpus LIST | --shared-cpus]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -31,6 +32,14 @@
 # realistic mix and wrk's hot page, no rate sweeps, no faults, no
 # calibration) into raw/rep-K/; the report gives each figure's median and
 # range, each ratio per repetition, and marks the noisy repetitions.
+#
+# The cores layout: on a machine with 4 or more CPUs the server (every
+# process of a row) runs on two of them, the talk's dual-core machine, and
+# the load tools on the others; on 2 or 3 CPUs both share every CPU (the
+# "shared" layout, which the tables then name). --server-cpus/--load-cpus
+# choose the lists (`0,1`, `2-3`), --shared-cpus forces the shared layout.
+# Processes are pinned with taskset (the mask is inherited by every child:
+# nginx's workers, memcached, the instances, CGI programs, CPython).
 # Exits non-zero if any row failed; the last lines say where it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,10 +97,13 @@ REPEAT=1
 # What repetitions 2..N measure: the figures every lesson's ratio is built
 # on (report::repeats reads the same two).
 REPEAT_TOOLS="loadgen-realistic wrk"
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+SERVER_CPUS=""
+LOAD_CPUS=""
+SHARED_CPUS=0
+usage() { sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat)
+    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus)
       [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -105,6 +117,9 @@ while [ $# -gt 0 ]; do
     --rows) ROWS=$2; shift ;;
     --tools) TOOLS=$2; shift ;;
     --out) OUT=$2; shift ;;
+    --server-cpus) SERVER_CPUS=$2; shift ;;
+    --load-cpus) LOAD_CPUS=$2; shift ;;
+    --shared-cpus) SHARED_CPUS=1 ;;
     --repeat) REPEAT=$2; shift
       case "$REPEAT" in ''|*[!0-9]*|0) echo "compare.sh: --repeat needs a whole number of at least 1, not '$REPEAT'" >&2; exit 2 ;; esac ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
@@ -154,6 +169,38 @@ done
 for tool in $TOOLS; do
   case " $ALL_TOOLS " in *" $tool "*) ;; *) echo "compare.sh: unknown tool $tool (the tools: $ALL_TOOLS)" >&2; exit 2 ;; esac
 done
+# ---- the cores layout -----------------------------------------------------------
+# Every CPU this script may use, one number per line (taskset prints ranges).
+allowed_cpus() {
+  local list part
+  list=$(taskset -pc $$ | sed 's/.*: //')
+  for part in ${list//,/ }; do
+    case "$part" in *-*) seq "${part%-*}" "${part#*-}" ;; *) echo "$part" ;; esac
+  done
+}
+if [ -n "$SERVER_CPUS$LOAD_CPUS" ] && [ "$SHARED_CPUS" = 1 ]; then
+  echo "compare.sh: --shared-cpus and --server-cpus/--load-cpus exclude each other" >&2; exit 2
+fi
+if [ -z "$SERVER_CPUS$LOAD_CPUS" ] && [ "$SHARED_CPUS" = 0 ]; then
+  mapfile -t CPUS_ALLOWED < <(allowed_cpus)
+  if [ "${#CPUS_ALLOWED[@]}" -ge 4 ]; then
+    SERVER_CPUS="${CPUS_ALLOWED[0]},${CPUS_ALLOWED[1]}"
+    LOAD_CPUS=$(IFS=,; echo "${CPUS_ALLOWED[*]:2}")
+  fi
+fi
+SERVER=() LOAD=()
+for list in "$SERVER_CPUS" "$LOAD_CPUS"; do
+  [ -z "$list" ] || taskset -c "$list" true 2>/dev/null || {
+    echo "compare.sh: cannot run on CPUs '$list' (this machine allows: $(taskset -pc $$ | sed 's/.*: //'))" >&2; exit 2; }
+done
+[ -z "$SERVER_CPUS" ] || SERVER=(taskset -c "$SERVER_CPUS")
+[ -z "$LOAD_CPUS" ] || LOAD=(taskset -c "$LOAD_CPUS")
+if [ -z "$SERVER_CPUS$LOAD_CPUS" ]; then
+  LAYOUT="shared: server and load tools on the same CPUs ($(taskset -pc $$ | sed 's/.*: //'))"
+else
+  LAYOUT="server on CPUs ${SERVER_CPUS:-any}, load tools on CPUs ${LOAD_CPUS:-any}"
+fi
+
 secs() { case "$1" in *ms) echo 1 ;; *m) echo $(( ${1%m} * 60 )) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DUR_S=$(secs "$DURATION")
 
@@ -259,6 +306,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates scripts peers Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
+  echo "layout: $LAYOUT"
   echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
   echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
   echo "kernel: $(uname -r)"
@@ -298,9 +346,9 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
 PID=""; URL=""
 start() { # row log cmd...
   local row=$1 logf=$2; shift 2
-  printf '%s\n' "$*" >> "$RAW/commands.txt"
+  printf '%s\n' "${SERVER[*]:+${SERVER[*]} }$*" >> "$RAW/commands.txt"
   : > "$logf"
-  setsid "$@" > "$logf" 2>&1 < /dev/null &
+  setsid "${SERVER[@]}" "$@" > "$logf" 2>&1 < /dev/null &
   PID=$!
   STARTED+=("$PID")
   local i
@@ -353,8 +401,10 @@ spec() { echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $'"$2"' }'; }
 # every process under $PID (and of CMD itself) over the measured window.
 cpu() {
   local row=$1 tool=$2 delay=$3; shift 3
-  run "$BIN/cpuwatch" --tree "$PID" --delay "$delay" --json "$RAW/$row.$tool.cpu.json" -- "$@"
+  run "${LOAD[@]}" "$BIN/cpuwatch" --tree "$PID" --delay "$delay" --json "$RAW/$row.$tool.cpu.json" -- "$@"
 }
+# A load tool outside cpuwatch, on the load tools' CPUs.
+load() { run "${LOAD[@]}" "$@"; }
 
 # Whether --tools asked for this tool (a lesson measures only what it reads).
 wanted() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -394,7 +444,7 @@ sweep() { # row url db
   for r in $RATE_LIST; do
     log "$row: $r req/s offered"
     json="$RAW/$row.rate-$r.json"
-    run "$BIN/loadgen" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
+    load "$BIN/loadgen" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
       --json "$json" "$url/" > "$RAW/$row.rate-$r.txt" 2>&1 || true
     if ! "$BIN/report" sustained "$json" >> "$RAW/$row.rates.txt" 2>&1; then
       log "$row: $r req/s not sustained: the sweep stops"
@@ -417,7 +467,7 @@ stage_row() { # row db cmd...
   # stage-4's documented exemption (crates/stage-4/src/nginx.rs, HALF_CLOSE):
   # nginx's memcached module abandons half-closed clients.
   [ "$stage" = 4 ] && skip=(--skip half-close)
-  if ! run "$BIN/loadgen" verify "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
+  if ! load "$BIN/loadgen" verify "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
     row_line "$row" "$stage" "$desc" "$talk" failed "verification failed: $(grep -m1 -i 'fail' "$RAW/$row.verify.txt" | tr '\t' ' ')"
     FAILED=1; stop || true; return
   fi
@@ -456,7 +506,7 @@ fault_row() { # row victim-label needle-in-its-command-line cmd...
     row_line "$row" - "$desc" "" failed "did not start"; FAILED=1; stop || true; return
   fi
   log "$row: ${FAULT_SECS}s of the realistic mix, the fault at ${FAULT_AT}s"
-  run "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "${FAULT_SECS}s" -w 1s --timeline --quiet \
+  load "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "${FAULT_SECS}s" -w 1s --timeline --quiet \
     --json "$RAW/$row.timeline.json" "$URL/" > "$RAW/$row.txt" 2>&1 &
   local lg=$!
   sleep $((FAULT_AT + 1))   # the warm-up second, then FAULT_AT seconds of measurement
@@ -497,8 +547,8 @@ ensure_static_nginx() {
   # The static-file ceiling: nginx serving a copy of the user page (and a
   # 2 KB file for the load generator's calibration), nothing else.
   write_static_nginx_conf "$NGINX_DIR" "$port" "${workers:-1}" "$NGINX_DIR/www" "text/html; charset=utf-8"
-  printf '%s\n' "$NGINX -p $NGINX_DIR -c $NGINX_DIR/nginx.conf -e stderr -g 'daemon off;'" >> "$RAW/commands.txt"
-  setsid "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e stderr -g 'daemon off;' > "$RAW/nginx-static.log" 2>&1 < /dev/null &
+  printf '%s\n' "${SERVER[*]:+${SERVER[*]} }$NGINX -p $NGINX_DIR -c $NGINX_DIR/nginx.conf -e stderr -g 'daemon off;'" >> "$RAW/commands.txt"
+  setsid "${SERVER[@]}" "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e stderr -g 'daemon off;' > "$RAW/nginx-static.log" 2>&1 < /dev/null &
   NGINX_PID=$!
   STARTED+=("$NGINX_PID")
   local i
@@ -558,8 +608,8 @@ for row in $1; do
       if ensure_static_nginx; then
         mkdir -p "$RAW/calibration-runs"
         for ((p = 1; p <= CAL_PAIRS; p++)); do
-          run wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-runs/$p.wrk.txt" 2>&1 || true
-          run "$BIN/loadgen" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
+          load wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-runs/$p.wrk.txt" 2>&1 || true
+          load "$BIN/loadgen" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
             --json "$RAW/calibration-runs/$p.loadgen-single.json" "$static_nginx_url/static2k.html" > /dev/null 2>&1 || true
         done
         # Median by wrk's req/s and by loadgen's req/s, each on its own.

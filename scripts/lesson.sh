@@ -4,7 +4,12 @@
 #
 #   scripts/lesson.sh N           # N = 1..9, or the lesson's id (cgi, gil, ...)
 #   scripts/lesson.sh --list      # the lessons and the rows each runs
-#   scripts/lesson.sh N [--users N] [--duration 3s] [--no-build]
+#   scripts/lesson.sh N [--users N] [--duration 3s] [--no-build] [--repeat N]
+#                       [--server-cpus LIST --load-cpus LIST | --shared-cpus]
+#
+# --repeat and the cores layout are compare.sh's (see its --help): the
+# default layout is the talk's dual-core server on a machine with 4 or more
+# CPUs, the shared layout on 2 or 3.
 #
 # A lesson is data (crates/report/src/lessons.rs: its rows, tools, data set
 # size, whether it sweeps offered rates); this script asks `report
@@ -15,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+PASS=()   # options handed to compare.sh as they are
 LESSON=""
 USERS_ARG=""
 # Long enough for a steady figure on two cores, short enough for a lesson
@@ -25,8 +31,9 @@ BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LESSON=--list ;;
-    --users|--duration) [ $# -ge 2 ] || { echo "lesson.sh: $1 needs a value (see --help)" >&2; exit 2; }
-      case "$1" in --users) USERS_ARG=$2 ;; --duration) DURATION=$2 ;; esac; shift ;;
+    --users|--duration|--repeat|--server-cpus|--load-cpus) [ $# -ge 2 ] || { echo "lesson.sh: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in --users) USERS_ARG=$2 ;; --duration) DURATION=$2 ;; *) PASS+=("$1" "$2") ;; esac; shift ;;
+    --shared-cpus) PASS+=("$1") ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "lesson.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -59,6 +66,7 @@ echo "== lesson $NUMBER: $TITLE — rows: $ROWS ($USERS users, $DURATION per too
 args=(--out "$OUT" --users "$USERS" --duration "$DURATION" --warmup 1s --rows "$ROWS" --tools "$TOOLS")
 [ "$RATES" = 1 ] || args+=(--no-rates)
 [ "$BUILD" = 1 ] || args+=(--no-build)
+args+=("${PASS[@]}")
 status=0
 scripts/compare.sh "${args[@]}" || status=$?
 

@@ -742,17 +742,30 @@ pub fn headers(lesson: &Lesson) -> Vec<String> {
 /// The language table's columns after `stage`.
 const LANGUAGE_HEADERS: [&str; 2] = ["Rust ÷ CPython, realistic mix", "one hot page (wrk)"];
 
-/// `cpu · cores · date` from machine.txt, for an answer's first line.
-fn machine_line(run: &Run) -> String {
+/// `cpu · cores · layout · date` from machine.txt, for an answer's first
+/// line: which machine, and whether the load tool shared the server's cores.
+pub fn machine_line(run: &Run) -> String {
     let m = run.machine.as_deref().unwrap_or("");
     let get = |k: &str| {
         m.lines()
             .find_map(|l| l.strip_prefix(&format!("{k}: ")))
-            .unwrap_or("?")
-            .trim()
-            .to_string()
+            .map(|v| v.trim().to_string())
     };
-    format!("{}, {} cores, {}", get("cpu"), get("cores"), get("date"))
+    let or_q = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    // Runs before the layout was recorded pinned nothing: shared.
+    let layout = get("layout").unwrap_or_else(|| "shared: server and load tools on the same CPUs".into());
+    let reps = 1 + run.repeats.len();
+    let reps = if reps == 1 {
+        "one repetition, no spread".to_string()
+    } else {
+        format!("{reps} repetitions")
+    };
+    format!(
+        "{}, {} cores, {layout}; {reps}; {}",
+        or_q(get("cpu")),
+        or_q(get("cores")),
+        or_q(get("date"))
+    )
 }
 
 /// Rewrites every answer block of `text` from `run`; the new text.
