@@ -753,7 +753,8 @@ pub fn machine_line(run: &Run) -> String {
     };
     let or_q = |v: Option<String>| v.unwrap_or_else(|| "?".into());
     // Runs before the layout was recorded pinned nothing: shared.
-    let layout = get("layout").unwrap_or_else(|| "shared: server and load tools on the same CPUs".into());
+    let layout =
+        get("layout").unwrap_or_else(|| "shared: server and load tools on the same CPUs".into());
     let reps = 1 + run.repeats.len();
     let reps = if reps == 1 {
         "one repetition, no spread".to_string()

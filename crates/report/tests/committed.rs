@@ -115,6 +115,11 @@ fn workshop_and_readme_figures_are_the_committed_runs() {
             "WORKSHOP.md has no `<!-- answer: {} -->` block",
             l.id
         );
+        assert!(
+            workshop.contains(&format!("## Lesson {} — ", l.number)),
+            "WORKSHOP.md has no section `## Lesson {} — …`",
+            l.number
+        );
     }
     let problems = report::docs::lesson_problems(&workshop);
     assert!(problems.is_empty(), "WORKSHOP.md:\n{}", problems.join("\n"));

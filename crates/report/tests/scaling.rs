@@ -249,7 +249,7 @@ fn lesson_spec_is_what_lesson_sh_reads() {
     for line in [
         "NUMBER=3",
         "ID=gil",
-        "ROWS='stage-2 stage-2-gil stage-2-slow50 python-2'",
+        "ROWS='stage-2 stage-2-gil python-2'",
         "TOOLS='loadgen-realistic'",
         "RATES=0",
     ] {
