@@ -109,7 +109,16 @@ echo "compare.sh --quick: 1 passed, 0 failed ($(($(wc -l < "$rows") - 1)) rows o
 step "a workshop lesson, end to end: scripts/lesson.sh 5 (memcached, and nginx reading it)"
 lesson_log=$(mktemp)
 trap 'rm -rf "$tmp"; rm -f "$py_log" "$lesson_log"' EXIT
-if ! scripts/lesson.sh 5 --users 500 --duration 1s --no-build > "$lesson_log" 2>&1; then
+# Two interleaved repetitions, and the server and the load tool on CPUs of
+# their own where the machine has two (CI's has): the report's repetition
+# tables and the recorded layout are checked below.
+layout_args=()
+if taskset -c 0,1 true 2>/dev/null; then
+  layout_args=(--server-cpus 0 --load-cpus 1)
+elif [ "${CI:-}" = true ]; then
+  echo "FAIL: CPUs 0 and 1 are not both usable here ($(taskset -pc $$)); the layout test needs two" >&2; exit 1
+fi
+if ! scripts/lesson.sh 5 --users 500 --duration 1s --no-build --repeat 2 "${layout_args[@]}" > "$lesson_log" 2>&1; then
   tail -n 30 "$lesson_log" >&2
   echo "FAIL: scripts/lesson.sh 5 (log above)" >&2
   exit 1
@@ -119,5 +128,16 @@ fi
 for want in "## Lesson 5" "| \`stage-4\` |" "| \`python-4\` |" "- \`stage-4\` against \`stage-3\`:" "- \`fault-stage-4-memcached\`:"; do
   grep -qF -- "$want" "$lesson_log" || { tail -n 30 "$lesson_log" >&2; echo "FAIL: lesson 5's answer has no \"$want\"" >&2; exit 1; }
 done
+lesson_md=target/lessons/5-caching/latest.md
+for want in "## Repetitions" "| \`stage-4\` ÷ \`stage-3\` | loadgen realistic |" "| 2 |"; do
+  grep -qF -- "$want" "$lesson_md" || { echo "FAIL: $lesson_md has no \"$want\" (--repeat 2)" >&2; exit 1; }
+done
+ls target/lessons/5-caching/*/raw/rep-2/stage-4.loadgen-realistic.json > /dev/null
+if [ ${#layout_args[@]} -gt 0 ]; then
+  grep -qx "layout: server on CPUs 0, load tools on CPUs 1" target/lessons/5-caching/*/raw/machine.txt \
+    || { echo "FAIL: the lesson's machine.txt does not record the layout it was given" >&2; exit 1; }
+  grep -q "^taskset -c 0 .*stage-4" target/lessons/5-caching/*/raw/commands.txt \
+    || { echo "FAIL: stage-4 was not started on CPU 0 (commands.txt)" >&2; exit 1; }
+fi
 rm -f "$lesson_log"
 echo "scripts/lesson.sh 5: 1 passed, 0 failed"
