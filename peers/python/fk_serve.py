@@ -60,7 +60,7 @@ def _listen_addr(s: str) -> tuple[str, int]:
 
 def _tag(s: str) -> str:
     # Tags become part of session ids, nginx upstream names and regular
-    # expressions (cluster::stage::valid_tag), so nothing but these.
+    # expressions (app::sessions::valid_tag), so nothing but these.
     ok = len(s) <= 16 and all(c.isascii() and (c.islower() or c.isdigit())
                               for c in s)
     if not ok:

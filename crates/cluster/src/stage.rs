@@ -267,8 +267,13 @@ pub async fn start_local_instances(
 
 /// Instances started elsewhere (`stage-N instance --listen ADDR --tag iK`):
 /// waits until each answers `GET /healthz` and reads its tag from the last
-/// word of its `X-Served-By` (`stage-3 pid=123 i0`).
-pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, ClusterError> {
+/// word of its `X-Served-By` (`stage-3 pid=123 i0`), kept only if
+/// `valid_tag` (the app's rule for tags, which the stage passes in:
+/// `app::sessions::valid_tag`) accepts it.
+pub async fn remote_instances(
+    addrs: &[String],
+    valid_tag: fn(&str) -> bool,
+) -> Result<Vec<Instance>, ClusterError> {
     let mut out = Vec::with_capacity(addrs.len());
     for addr in addrs {
         // A name lookup blocks: off the supervisor's only thread.
@@ -300,7 +305,7 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
         let tag = reply
             .header("x-served-by")
             .and_then(|s| s.split_whitespace().nth(2))
-            .filter(|t| app::sessions::valid_tag(t))
+            .filter(|t| valid_tag(t))
             .map(str::to_owned);
         if let Some(t) = &tag
             && out
@@ -325,16 +330,18 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
 }
 
 /// The instances of `a`: started here (`a.instances` of `cmd`), or the
-/// `--upstream` ones; warns about untagged upstreams.
+/// `--upstream` ones (their tags checked with `valid_tag`, see
+/// [`remote_instances`]); warns about untagged upstreams.
 pub async fn instances(
     stage: &mut Stage,
     a: &SupervisorArgs,
     cmd: &InstanceCommand,
+    valid_tag: fn(&str) -> bool,
 ) -> Result<Vec<Instance>, ClusterError> {
     let instances = if a.upstream.is_empty() {
         start_local_instances(stage, a.instances, cmd).await?
     } else {
-        remote_instances(&a.upstream).await?
+        remote_instances(&a.upstream, valid_tag).await?
     };
     for i in instances.iter().filter(|i| i.tag.is_none()) {
         tracing::warn!(

@@ -124,7 +124,7 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
         )?,
     };
     stage::supervise("stage-3", &a.common, web::announce, async |stage| {
-        let instances = stage::instances(stage, &a.common, &cmd).await?;
+        let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
         let base = Base::new(
             stage.name,
             NGINX_TEMPLATE,

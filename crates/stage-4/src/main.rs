@@ -289,7 +289,7 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
                 INSTANCE_ENV,
             )?,
         };
-        let instances = stage::instances(stage, &a.common, &cmd).await?;
+        let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
         let addrs = instances.iter().map(|i| i.addr.clone()).collect();
         let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), addrs, servers)?;
         stage::start_nginx(stage, &conf).await?;
