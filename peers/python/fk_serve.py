@@ -87,6 +87,9 @@ def _servers(s: str) -> list[str]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    # The stages forward their instances' settings here under the Rust
+    # names (ServeArgs::to_args, CacheArgs::to_args, InstanceCommand::python);
+    # crates/stage-4/tests/settings.rs checks that each one arrives.
     p = argparse.ArgumentParser(
         prog="fk_serve.py",
         description="FlickrKillr under CherryPy: the app server of the talk's "

@@ -60,7 +60,7 @@ pub const DEFAULT_THREADS: usize = 2;
 
 /// Options every app-server process takes (stages 2–4 flatten these into
 /// their own command line; each also reads an environment variable).
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct ServeArgs {
     /// The seeded SQLite database.
     #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
@@ -102,7 +102,8 @@ impl ServeArgs {
     }
 
     /// These options as command-line arguments, for a supervisor starting
-    /// app-server processes with the same settings (stages 3 and 4).
+    /// app-server processes with the same settings (stages 3 and 4). Every
+    /// option must be here: `tests/settings.rs` parses the result back.
     pub fn to_args(&self) -> Vec<std::ffi::OsString> {
         let mut v: Vec<std::ffi::OsString> = vec![
             "--db".into(),

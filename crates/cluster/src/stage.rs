@@ -180,7 +180,8 @@ impl InstanceCommand {
     /// `design` (`python-3`: the first word of its `X-Served-By`), keeping
     /// sessions in `sessions` (`memory`, `memcached`), with the app
     /// server's `options` (the peer takes the same names: `--db`,
-    /// `--photos`, `--threads`, `--session-ttl`, …). `gil`: whether the
+    /// `--photos`, `--threads`, `--session-ttl`, …; `stage-4`'s
+    /// `tests/settings.rs` runs the peer's parser on them). `gil`: whether the
     /// emulated GIL was asked for, which the peer refuses: it has the real one.
     pub fn python(
         peer: &peer::Peer,

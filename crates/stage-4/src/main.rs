@@ -48,7 +48,8 @@ use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
 use cluster::stage::{self, InstanceCommand, Stage};
 use cluster::{memcached as mcd, ports, probe};
-use stage_4::memcached::{self, PAGE_TTL_SECS, PHOTO_TTL_SECS};
+use stage_4::CacheArgs;
+use stage_4::memcached;
 
 /// Where this stage's nginx listens unless --listen says otherwise.
 const LISTEN: &str = "127.0.0.1:8004";
@@ -111,30 +112,6 @@ struct Supervise {
     /// Passed to every instance.
     #[command(flatten)]
     serve: ServeArgs,
-}
-
-/// Cache lifetimes, passed to every instance.
-#[derive(clap::Args, Debug, Clone)]
-struct CacheArgs {
-    /// Seconds a page (and its data) stays cached. Comments replace their
-    /// photo's page at once; this bounds staleness of anything else.
-    #[arg(long, env = "FK_PAGE_TTL", default_value_t = PAGE_TTL_SECS)]
-    page_ttl: u32,
-    /// Seconds photo bytes stay cached (photo files never change).
-    #[arg(long, env = "FK_PHOTO_TTL", default_value_t = PHOTO_TTL_SECS)]
-    photo_ttl: u32,
-}
-
-impl CacheArgs {
-    /// These options as an instance's command line.
-    fn to_args(&self) -> Vec<std::ffi::OsString> {
-        vec![
-            "--page-ttl".into(),
-            self.page_ttl.to_string().into(),
-            "--photo-ttl".into(),
-            self.photo_ttl.to_string().into(),
-        ]
-    }
 }
 
 /// One instance's options: the shared ones, plus where memcached is.
