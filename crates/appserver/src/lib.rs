@@ -158,10 +158,6 @@ impl Backends {
 pub enum ServerError {
     #[error(transparent)]
     Db(#[from] model::ModelError),
-    #[error(
-        "photo directory {0} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos"
-    )]
-    NoPhotos(PathBuf),
     #[error("--threads must be at least 1")]
     Threads,
     #[error("connection pool: {0}")]
@@ -221,10 +217,7 @@ impl Server {
             return Err(ServerError::Threads);
         }
         drop(model::open(&args.db)?); // a clear error before the pool's retries
-        let photos = args.photos_dir();
-        if !photos.is_dir() {
-            return Err(ServerError::NoPhotos(photos));
-        }
+        let photos = model::schema::existing_photos_dir(args.photos_dir())?;
         let pool = r2d2::Pool::builder()
             .max_size(args.threads as u32)
             .min_idle(Some(args.threads as u32))
