@@ -34,6 +34,16 @@ pub struct InstanceArgs {
 /// from what its instances inherit, so its own never leak into theirs.
 pub const INSTANCE_ENV: &[&str] = &["FK_INSTANCE_LISTEN", "FK_LISTEN_FD", "FK_INSTANCE_TAG"];
 
+/// What nginx in front of the instances must agree with: their body limit
+/// and client timeouts (`app::MAX_BODY_BYTES`, `web::HEADER_READ_TIMEOUT`),
+/// the same in every balanced stage.
+pub fn nginx_limits() -> cluster::nginx::AppLimits {
+    cluster::nginx::AppLimits {
+        body_bytes: app::MAX_BODY_BYTES,
+        client_timeout: web::HEADER_READ_TIMEOUT,
+    }
+}
+
 /// `--tag`'s parser: see [`app::sessions::valid_tag`].
 fn parse_tag(s: &str) -> Result<String, String> {
     if app::sessions::valid_tag(s) {

@@ -176,6 +176,24 @@ impl InstanceCommand {
         })
     }
 
+    /// The instances' program: this binary's `instance` subcommand, or the
+    /// CPython peer's app server when the stage was given the peer
+    /// (`--app python`: see [`InstanceCommand::python`] for `design`,
+    /// `sessions` and `gil`).
+    pub fn for_app(
+        python: Option<&peer::Peer>,
+        design: &str,
+        sessions: &str,
+        options: Vec<OsString>,
+        gil: bool,
+        env_remove: &[&'static str],
+    ) -> Result<Self, ClusterError> {
+        match python {
+            None => Self::this_binary(options, env_remove),
+            Some(p) => Self::python(p, design, sessions, options, gil, env_remove),
+        }
+    }
+
     /// The CPython peer's app server (`fk_serve.py`, CherryPy) as
     /// `design` (`python-3`: the first word of its `X-Served-By`), keeping
     /// sessions in `sessions` (`memory`, `memcached`), with the app

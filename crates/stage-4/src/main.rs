@@ -217,6 +217,15 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
     };
     let mut options = a.serve.to_args();
     options.extend(a.cache.to_args());
+    let python = a.app.python()?;
+    let cmd = InstanceCommand::for_app(
+        python.as_ref(),
+        "python-4",
+        "memcached",
+        options,
+        a.serve.gil,
+        INSTANCE_ENV,
+    )?;
     if memcached_bin.is_some() {
         // Say whether memcached can hold the whole site (a quick sample).
         let photos = a.serve.photos_dir();
@@ -237,10 +246,6 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
             }
         }
     }
-    let python = match a.app.app {
-        peer::App::Rust => None,
-        peer::App::Python => Some(peer::Peer::locate(&a.app.peer)?),
-    };
     stage::supervise("stage-4", &a.common, web::announce, async |stage| {
         let servers = match &memcached_bin {
             Some(bin) => vec![start_memcached(stage, bin, a.memcached_mb).await?],
@@ -253,22 +258,11 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
                 a.memcached.clone()
             }
         };
-        let mut options = options.clone();
-        options.extend(["--memcached".into(), servers.join(",").into()]);
-        let cmd = match &python {
-            None => InstanceCommand::this_binary(options, INSTANCE_ENV)?,
-            Some(p) => InstanceCommand::python(
-                p,
-                "python-4",
-                "memcached",
-                options,
-                a.serve.gil,
-                INSTANCE_ENV,
-            )?,
-        };
+        let mut cmd = cmd.clone();
+        cmd.options
+            .extend(["--memcached".into(), servers.join(",").into()]);
         let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
-        let addrs = instances.iter().map(|i| i.addr.clone()).collect();
-        let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), addrs, servers)?;
+        let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), &instances, servers)?;
         stage::start_nginx(stage, &conf).await?;
         Ok(())
     })?;

@@ -1,7 +1,8 @@
 //! stage-4's `nginx.conf`: `templates/nginx.conf` (read it: it is the
 //! lesson), rendered with the stage's addresses.
 
-use cluster::nginx::{AppLimits, Base, Nginx};
+use cluster::nginx::{Base, Nginx};
+use cluster::stage::Instance;
 
 use crate::keys;
 
@@ -32,24 +33,22 @@ pub struct NginxConf {
     pub photo_max_age: u32,
 }
 
-/// The app servers' limits nginx must agree with.
-pub fn limits() -> AppLimits {
-    AppLimits {
-        body_bytes: app::MAX_BODY_BYTES,
-        client_timeout: web::HEADER_READ_TIMEOUT,
-    }
-}
-
 /// The whole configuration for `nginx` in `run_dir`.
 pub fn render(
     nginx: &Nginx,
     run_dir: &std::path::Path,
-    instances: Vec<String>,
+    instances: &[Instance],
     memcached: Vec<String>,
 ) -> Result<String, cluster::ClusterError> {
     cluster::nginx::render(&NginxConf {
-        base: Base::new("stage-4", TEMPLATE, nginx, run_dir, limits()),
-        instances,
+        base: Base::new(
+            "stage-4",
+            TEMPLATE,
+            nginx,
+            run_dir,
+            appserver::instance::nginx_limits(),
+        ),
+        instances: instances.iter().map(|i| i.addr.clone()).collect(),
         memcached,
         key_rule: keys::NGINX_KEY,
         photo_max_age: app::PHOTO_MAX_AGE_SECS,
@@ -68,10 +67,15 @@ mod tests {
             2,
         )
         .unwrap();
+        let inst = |a: &str| Instance {
+            tag: None,
+            addr: a.into(),
+            handle: None,
+        };
         let c = render(
             &n,
             std::path::Path::new("/run/x"),
-            vec!["127.0.0.1:9000".into(), "127.0.0.1:9001".into()],
+            &[inst("127.0.0.1:9000"), inst("127.0.0.1:9001")],
             vec!["127.0.0.1:21211".into(), "127.0.0.1:21212".into()],
         )
         .unwrap();
