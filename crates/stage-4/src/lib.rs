@@ -6,8 +6,8 @@
 //! - [`keys`]: the one place that knows nginx's key rule (`$uri?$args`);
 //! - [`ring`]: nginx's `hash $memcached_key consistent`, replicated, so the
 //!   app writes each key on the server where nginx reads it;
-//! - [`memcached`]: the client, and the session, page and photo stores the
-//!   app's seams take;
+//! - [`memcached`]: the client, the writer thread, and the page, photo
+//!   and session stores the app's seams take (a module each);
 //! - [`nginx`]: the stage's `nginx.conf` (`templates/nginx.conf`);
 //! - [`sizes`]: how much memory the cache needs for a data set;
 //! - [`CacheArgs`]: the cache lifetimes the supervisor passes to every

@@ -22,7 +22,7 @@
 //!   instance logs nobody out (stage-3's stickiness is gone).
 //! - **Writes**: `POST /photo/{id}/comments` replaces the photo's page and
 //!   page data in memcached (versioned by the newest comment id, stored in
-//!   the item flags; see `memcached.rs`) before it answers, so no later
+//!   the item flags; see `memcached/`) before it answers, so no later
 //!   read, through nginx or any instance, can miss the comment.
 //! - **Several memcached servers**: nginx places keys with `hash
 //!   $memcached_key consistent`, and the app with the same ring
