@@ -333,7 +333,7 @@ pub fn run_with(
         warmup_s: cfg.warmup.as_secs_f64(),
         duration_s: measured.as_secs_f64(),
     };
-    let mut summary = Summary::new(info, &total);
+    let mut summary = summary::build(info, &total);
     summary.timeline_zero_unix_s = timeline.as_ref().and(zero_unix_s).map(summary::round3);
     summary.timeline = timeline;
     Ok(summary)

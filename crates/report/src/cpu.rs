@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use cpuacct::{CpuReport, Role};
+use runfiles::{CpuReport, Role};
 use serde::Deserialize;
 
 use super::render::{fmt_ms, fmt_rps, fmt_speedup};
@@ -173,7 +173,7 @@ impl CpuRun {
                         out.notes.push(format!(
                             "`{name}`: schema {:?}, expected {:?}: not used",
                             r.schema,
-                            cpuacct::SCHEMA
+                            runfiles::cpu::SCHEMA
                         ));
                         continue;
                     }
@@ -246,7 +246,7 @@ fn gil_bound(raw_dir: &Path, loadgen_file: &str) -> Option<GilBound> {
 /// shown, never added into a total (the one list: loadgen's, which leaves
 /// them out of `app_ms` too).
 pub fn overlaps_other_phases(phase: &str) -> bool {
-    loadgen::summary::OVERLAPPING_PHASES.contains(&phase)
+    runfiles::summary::OVERLAPPING_PHASES.contains(&phase)
 }
 
 /// The sum of a row's phases, overlapping ones left out.
@@ -799,7 +799,7 @@ mod tests {
             r.insert(*role, *s);
         }
         CpuReport {
-            schema: cpuacct::SCHEMA.into(),
+            schema: runfiles::cpu::SCHEMA.into(),
             window_s: window,
             cores: 2,
             ticks_per_s: 100,

@@ -21,7 +21,6 @@ use std::path::Path;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
 use super::Run;
 use super::chart_style::{
@@ -29,7 +28,7 @@ use super::chart_style::{
     legend_header, series_color, svg_chart, text,
 };
 use super::render::{fmt_ms, fmt_rps};
-use loadgen::summary::thousands;
+use runfiles::thousands;
 
 /// When an open-loop run counts as having kept up with its offered rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,42 +131,9 @@ impl RateRun {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Json {
-    schema: String,
-    rate: Option<f64>,
-    rps: f64,
-    #[serde(default)]
-    requests: u64,
-    #[serde(default)]
-    concurrency: usize,
-    #[serde(default)]
-    duration_s: f64,
-    errors: ErrorsJson,
-    latency_ms: LatencyJson,
-    #[serde(default)]
-    uncorrected_latency_ms: Option<LatencyJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorsJson {
-    total: u64,
-    #[serde(default)]
-    status: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LatencyJson {
-    p50: f64,
-    p99: f64,
-}
-
 /// A loadgen `--json` file of an open-loop run.
 pub fn parse_rate_run(text: &str) -> Result<RateRun, String> {
-    let j: Json = serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
-    if !j.schema.starts_with("flickrkillr-loadgen/1") {
-        return Err(format!("schema {:?}", j.schema));
-    }
+    let j = runfiles::Summary::from_json(text)?;
     let offered = j
         .rate
         .ok_or("a closed-loop run (no \"rate\"): not a fixed offered rate")?;

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use cpuacct::Role;
+use runfiles::Role;
 
 use super::render::{fmt_ms, fmt_rps, fmt_speedup};
 use super::{Run, Tool, cpu, latency, scaling};
@@ -153,7 +153,7 @@ impl Col {
 
 fn us(v: f64) -> String {
     if v >= 1000.0 {
-        loadgen::summary::thousands(v.round() as u64)
+        runfiles::thousands(v.round() as u64)
     } else if v >= 100.0 {
         format!("{v:.0}")
     } else {
@@ -638,11 +638,11 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
                             o,
                             "- `{}`: {} responses after the warm-up, {} errors",
                             f.name,
-                            loadgen::summary::thousands(responses),
-                            loadgen::summary::thousands(errors)
+                            runfiles::thousands(responses),
+                            runfiles::thousands(errors)
                         );
                         // What the errors were, from the run's own totals.
-                        let whole: Option<loadgen::Summary> = std::fs::read_to_string(
+                        let whole: Option<runfiles::Summary> = std::fs::read_to_string(
                             run.raw_dir.join(format!("{}.timeline.json", f.name)),
                         )
                         .ok()
@@ -686,7 +686,7 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
                         let file = latency::file_name(&r.row, x.offered as u64);
                         if let Some(sum) = std::fs::read_to_string(run.raw_dir.join(file))
                             .ok()
-                            .and_then(|t| serde_json::from_str::<loadgen::Summary>(&t).ok())
+                            .and_then(|t| serde_json::from_str::<runfiles::Summary>(&t).ok())
                         {
                             n += 1;
                             load_s += sum.warmup_s + sum.duration_s;

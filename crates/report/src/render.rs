@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Cell, Row, Run, Tool, Verify};
-use loadgen::summary::thousands;
+use runfiles::thousands;
 
 /// Seconds in a day: pages per day = req/s × this.
 pub const SECONDS_PER_DAY: f64 = 86_400.0;

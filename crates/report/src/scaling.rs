@@ -29,7 +29,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loadgen::Summary;
+use runfiles::Summary;
 
 use super::render::{fmt_rps, fmt_speedup};
 use super::{Run, Tool, latency};

@@ -21,12 +21,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loadgen::Sample;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
+use runfiles::Sample;
 
 use super::Run;
 use super::chart_style::{
@@ -50,33 +49,9 @@ pub struct TimelineRun {
     pub zero_unix_s: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Json {
-    schema: String,
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    mix: String,
-    #[serde(default)]
-    rate: Option<f64>,
-    #[serde(default)]
-    concurrency: usize,
-    #[serde(default)]
-    warmup_s: f64,
-    #[serde(default)]
-    duration_s: f64,
-    #[serde(default)]
-    timeline: Option<Vec<Sample>>,
-    #[serde(default)]
-    timeline_zero_unix_s: Option<f64>,
-}
-
 /// A loadgen `--json` file written with `--timeline`.
 pub fn parse(text: &str) -> Result<TimelineRun, String> {
-    let j: Json = serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
-    if !j.schema.starts_with("flickrkillr-loadgen/1") {
-        return Err(format!("schema {:?}", j.schema));
-    }
+    let j = runfiles::Summary::from_json(text)?;
     let samples = j
         .timeline
         .filter(|t| !t.is_empty())
@@ -563,7 +538,7 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
                 6,
                 &|v| fmt_ms(*v)
             );
-            let line = |pick: fn(&loadgen::timeline::SampleLatency) -> f64| {
+            let line = |pick: fn(&runfiles::timeline::SampleLatency) -> f64| {
                 runs_of(
                     s.iter()
                         .map(|x| {
@@ -705,7 +680,7 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
 /// An axis label: `1,200`, `0.4`.
 fn axis_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        loadgen::summary::thousands(v.abs() as u64)
+        runfiles::thousands(v.abs() as u64)
     } else {
         trim_float(v)
     }
@@ -790,7 +765,7 @@ pub fn markdown(o: &mut String, run: &Run) {
         match errors {
             Some(s) => parts.push(format!(
                 "most errors: {} at t = {} s",
-                loadgen::summary::thousands(s.errors.total),
+                runfiles::thousands(s.errors.total),
                 s.t_s
             )),
             None => parts.push("no errors after the warm-up".into()),
