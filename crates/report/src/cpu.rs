@@ -33,7 +33,7 @@ use std::path::Path;
 use runfiles::{CpuReport, Role};
 use serde::Deserialize;
 
-use super::render::{fmt_ms, fmt_rps, fmt_speedup};
+use super::fmt::{fmt_ms, fmt_rps, fmt_speedup};
 use super::{Row, Tool, parse};
 
 /// A row is flagged when Σ roles and the machine's busy time differ by

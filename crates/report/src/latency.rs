@@ -27,7 +27,7 @@ use super::chart_style::{
     GRID, INK, MUTED, Swatch, compact, decade_above, decade_below, decades, draw_text, e,
     legend_header, series_color, svg_chart, text,
 };
-use super::render::{fmt_ms, fmt_rps};
+use super::fmt::{fmt_ms, fmt_rps};
 use runfiles::thousands;
 
 /// When an open-loop run counts as having kept up with its offered rate.

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use runfiles::Role;
 
-use super::render::{fmt_ms, fmt_rps, fmt_speedup};
+use super::fmt::{fmt_ms, fmt_rps, fmt_speedup};
 use super::{Run, Tool, cpu, latency, scaling};
 
 /// A column of a lesson's table.

@@ -93,6 +93,7 @@ pub mod chart_cpu;
 pub mod chart_language;
 mod chart_style;
 pub mod cpu;
+pub mod fmt;
 pub mod latency;
 pub mod lessons;
 pub mod parse;

@@ -31,7 +31,7 @@ use std::path::Path;
 
 use runfiles::Summary;
 
-use super::render::{fmt_rps, fmt_speedup};
+use super::fmt::{fmt_rps, fmt_speedup};
 use super::{Run, Tool, latency};
 
 /// The warm row's hit ratio counts as settled when the measured window's

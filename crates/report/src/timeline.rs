@@ -32,7 +32,7 @@ use super::chart_style::{
     Area, FAILED, INK, MUTED, PANEL_GRID, Swatch, decade_above, decade_below, draw_text, e, legend,
     okabe_ito, series_color, svg_chart, text, text_width,
 };
-use super::render::{fmt_ms, fmt_rps};
+use super::fmt::{fmt_ms, fmt_rps};
 
 /// A loadgen run with a timeline.
 #[derive(Debug, Clone, PartialEq)]
