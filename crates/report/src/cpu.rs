@@ -409,6 +409,31 @@ pub fn markdown(o: &mut String, run: &super::Run) {
         }
         return;
     }
+    table(o, cpu);
+    let mut checks = checks(cpu);
+    checks.extend(cpu.notes.iter().cloned());
+    if !checks.is_empty() {
+        o.push_str("Checks:\n\n");
+        for n in &checks {
+            let _ = writeln!(o, "- {n}");
+        }
+        o.push('\n');
+    }
+
+    gil_bounds(o, cpu);
+    let lessons = lessons(cpu);
+    if !lessons.is_empty() {
+        o.push_str("### What the CPU figures say\n\n");
+        for l in lessons {
+            let _ = writeln!(o, "- {l}");
+        }
+        o.push('\n');
+    }
+}
+
+/// The table: per row and tool, µs of CPU per request and cores busy in
+/// each role, the rest, the machine, the server and the derived capacity.
+fn table(o: &mut String, cpu: &CpuRun) {
     let roles = cpu.roles_seen();
     o.push_str("| row | tool | req/s |");
     for r in &roles {
@@ -465,7 +490,11 @@ pub fn markdown(o: &mut String, run: &super::Run) {
         );
     }
     o.push('\n');
+}
 
+/// What a reader should know about the figures of each cell: roles far
+/// from the machine's busy time, processes lost, tools without a result.
+fn checks(cpu: &CpuRun) -> Vec<String> {
     let mut checks = Vec::new();
     for c in &cpu.cells {
         let r = &c.report;
@@ -528,15 +557,11 @@ pub fn markdown(o: &mut String, run: &super::Run) {
             ));
         }
     }
-    checks.extend(cpu.notes.iter().cloned());
-    if !checks.is_empty() {
-        o.push_str("Checks:\n\n");
-        for n in &checks {
-            let _ = writeln!(o, "- {n}");
-        }
-        o.push('\n');
-    }
+    checks
+}
 
+/// The GIL's bound (derived) for the rows that measured `gil-held`.
+fn gil_bounds(o: &mut String, cpu: &CpuRun) {
     let gil: Vec<&CpuCell> = cpu.cells.iter().filter(|c| c.gil.is_some()).collect();
     if !gil.is_empty() {
         o.push_str(
@@ -557,15 +582,6 @@ pub fn markdown(o: &mut String, run: &super::Run) {
                 fmt_rps(g.bound_rps),
                 c.rps.map(fmt_rps).unwrap_or_else(|| "—".into())
             );
-        }
-        o.push('\n');
-    }
-
-    let lessons = lessons(cpu);
-    if !lessons.is_empty() {
-        o.push_str("### What the CPU figures say\n\n");
-        for l in lessons {
-            let _ = writeln!(o, "- {l}");
         }
         o.push('\n');
     }
