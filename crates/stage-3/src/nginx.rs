@@ -35,13 +35,7 @@ pub fn render(
         tag: i.tag.clone().unwrap_or_default(),
     };
     cluster::nginx::render(&NginxConf {
-        base: Base::new(
-            "stage-3",
-            TEMPLATE,
-            nginx,
-            run_dir,
-            appserver::instance::nginx_limits(),
-        ),
+        base: appserver::instance::nginx_base("stage-3", TEMPLATE, nginx, run_dir),
         instances: instances.iter().map(up).collect(),
         tagged: instances
             .iter()
@@ -57,39 +51,29 @@ mod tests {
 
     #[test]
     fn sticky_config_routes_tags_and_falls_back() {
-        let n = Nginx::new(
-            std::path::Path::new("sh"),
-            "127.0.0.1:0".parse().unwrap(),
-            2,
-        )
-        .unwrap();
-        let inst = |t: &str, a: &str| Instance {
-            tag: Some(t.into()),
-            addr: a.into(),
-            handle: None,
-        };
-        let c = render(
-            &n,
-            std::path::Path::new("/run/x y"),
-            &[inst("i0", "127.0.0.1:9000"), inst("i1", "127.0.0.1:9001")],
-        )
-        .unwrap();
-        for want in [
-            "upstream pool {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n",
-            "upstream fk_i1 {\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9000 backup;\n        keepalive 16;",
-            "        ~^i0- fk_i0;\n        ~^i1- fk_i1;\n    }",
-            "default pool;",
-            &format!("listen {} reuseport;", n.addr),
-            "proxy_pass http://$fk_upstream;",
-            "pid \"/run/x y/nginx.pid\";",
-            "worker_processes 2;",
-            "client_max_body_size 64k;",
-            "keepalive_timeout 5s;",
-            "proxy_ignore_client_abort on;",
-            "# crates/stage-3/templates/nginx.conf",
-        ] {
-            assert!(c.contains(want), "missing {want:?} in\n{c}");
-        }
-        assert!(!c.contains("{{") && !c.contains("{%"), "{c}");
+        use testkit::stages::upstream;
+        let n = testkit::stages::config_nginx();
+        let up = [
+            upstream("127.0.0.1:9000", Some("i0")),
+            upstream("127.0.0.1:9001", Some("i1")),
+        ];
+        let c = render(&n, std::path::Path::new("/run/x y"), &up).unwrap();
+        testkit::stages::assert_conf_has(
+            &c,
+            &[
+                "upstream pool {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n",
+                "upstream fk_i1 {\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9000 backup;\n        keepalive 16;",
+                "        ~^i0- fk_i0;\n        ~^i1- fk_i1;\n    }",
+                "default pool;",
+                &format!("listen {} reuseport;", n.addr),
+                "proxy_pass http://$fk_upstream;",
+                "pid \"/run/x y/nginx.pid\";",
+                "worker_processes 2;",
+                "client_max_body_size 64k;",
+                "keepalive_timeout 5s;",
+                "proxy_ignore_client_abort on;",
+                "# crates/stage-3/templates/nginx.conf",
+            ],
+        );
     }
 }

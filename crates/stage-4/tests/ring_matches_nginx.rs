@@ -114,11 +114,7 @@ async fn the_ring_places_every_key_where_nginx_looks_for_it() {
     let text = stage_4::nginx::render(
         &nginx,
         run.path(),
-        &[cluster::stage::Instance {
-            tag: None,
-            addr: app_addr,
-            handle: None,
-        }],
+        &[testkit::stages::upstream(&app_addr, None)],
         servers.clone(),
     )
     .unwrap();
