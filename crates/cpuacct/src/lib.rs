@@ -28,7 +28,8 @@
 //! ## The JSON (`flickrkillr-cpu/1`)
 //!
 //! Every key is always present; times are CPU seconds (core-seconds) over
-//! the window, rounded to the microsecond.
+//! the window, rounded to the microsecond. The types are `runfiles::cpu`
+//! (what `report` reads back); this crate fills them.
 //!
 //! | key | what |
 //! |---|---|

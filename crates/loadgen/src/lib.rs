@@ -78,7 +78,9 @@
 //! ## JSON schema (`--json PATH`), `"schema": "flickrkillr-loadgen/1"`
 //!
 //! Every key is always present (`null` where noted); times in milliseconds
-//! unless the key ends in `_s`; maps have string keys, sorted.
+//! unless the key ends in `_s`; maps have string keys, sorted. The types
+//! are `runfiles::summary` and `runfiles::timeline` (what `report` reads
+//! back); this crate fills them.
 //!
 //! ```text
 //! {

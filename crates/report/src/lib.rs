@@ -29,6 +29,10 @@
 //! statuses). A file without a result (ab that timed out, JSON of another
 //! schema) shows `—` with the reason in the notes.
 //!
+//! The JSON files are read as the `runfiles` crate defines them (the same
+//! types loadgen and cpuwatch write); the report links nothing that serves
+//! pages (no `app`, `contract` or SQLite).
+//!
 //! ## What is computed
 //!
 //! - **speed-up**: a row of stage N (N ≥ 2) against the row of stage N−1
