@@ -60,7 +60,7 @@ def _listen_addr(s: str) -> tuple[str, int]:
 
 def _tag(s: str) -> str:
     # Tags become part of session ids, nginx upstream names and regular
-    # expressions (cluster::stage::valid_tag), so nothing but these.
+    # expressions (app::sessions::valid_tag), so nothing but these.
     ok = len(s) <= 16 and all(c.isascii() and (c.islower() or c.isdigit())
                               for c in s)
     if not ok:
@@ -87,6 +87,9 @@ def _servers(s: str) -> list[str]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    # The stages forward their instances' settings here under the Rust
+    # names (ServeArgs::to_args, CacheArgs::to_args, InstanceCommand::python);
+    # crates/stage-4/tests/settings.rs checks that each one arrives.
     p = argparse.ArgumentParser(
         prog="fk_serve.py",
         description="FlickrKillr under CherryPy: the app server of the talk's "

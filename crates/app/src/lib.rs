@@ -25,8 +25,10 @@
 //! `GET /static/photos/{file}`, `POST /login`, `POST /logout`,
 //! `POST /photo/{id}/comments`, `GET /healthz`.
 
+pub mod addr;
 pub mod cache;
 pub mod error;
+pub mod freshness;
 pub mod gil;
 pub mod http;
 pub mod sessions;
@@ -44,8 +46,10 @@ use std::path::PathBuf;
 
 use rusqlite::Connection;
 
-pub use cache::{ADD_MAX_AGE, DiskPhotos, Freshness, NoCache, PageAddr, PageCache, PhotoStore};
+pub use addr::PageAddr;
+pub use cache::{DiskPhotos, NoCache, PageCache, PhotoStore};
 pub use error::{AppError, AppResult};
+pub use freshness::{ADD_MAX_AGE, Freshness};
 pub use gil::{CPYTHON_FACTOR, Gil};
 pub use handlers::static_photo::PHOTO_MAX_AGE_SECS;
 pub use http::{MAX_BODY_BYTES, Request, Response};

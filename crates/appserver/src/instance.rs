@@ -34,6 +34,23 @@ pub struct InstanceArgs {
 /// from what its instances inherit, so its own never leak into theirs.
 pub const INSTANCE_ENV: &[&str] = &["FK_INSTANCE_LISTEN", "FK_LISTEN_FD", "FK_INSTANCE_TAG"];
 
+/// The shared part of a balanced stage's `nginx.conf` (`stage`'s, rendered
+/// from `template`, for `nginx` in `run_dir`), agreeing with what the
+/// instances behind it enforce: their body limit and client timeouts
+/// (`app::MAX_BODY_BYTES`, `web::HEADER_READ_TIMEOUT`).
+pub fn nginx_base(
+    stage: &str,
+    template: &str,
+    nginx: &cluster::nginx::Nginx,
+    run_dir: &std::path::Path,
+) -> cluster::nginx::Base {
+    let limits = cluster::nginx::AppLimits {
+        body_bytes: app::MAX_BODY_BYTES,
+        client_timeout: web::HEADER_READ_TIMEOUT,
+    };
+    cluster::nginx::Base::new(stage, template, nginx, run_dir, limits)
+}
+
 /// `--tag`'s parser: see [`app::sessions::valid_tag`].
 fn parse_tag(s: &str) -> Result<String, String> {
     if app::sessions::valid_tag(s) {

@@ -60,7 +60,7 @@ pub const DEFAULT_THREADS: usize = 2;
 
 /// Options every app-server process takes (stages 2–4 flatten these into
 /// their own command line; each also reads an environment variable).
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct ServeArgs {
     /// The seeded SQLite database.
     #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
@@ -102,7 +102,8 @@ impl ServeArgs {
     }
 
     /// These options as command-line arguments, for a supervisor starting
-    /// app-server processes with the same settings (stages 3 and 4).
+    /// app-server processes with the same settings (stages 3 and 4). Every
+    /// option must be here: `tests/settings.rs` parses the result back.
     pub fn to_args(&self) -> Vec<std::ffi::OsString> {
         let mut v: Vec<std::ffi::OsString> = vec![
             "--db".into(),
@@ -157,10 +158,6 @@ impl Backends {
 pub enum ServerError {
     #[error(transparent)]
     Db(#[from] model::ModelError),
-    #[error(
-        "photo directory {0} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos"
-    )]
-    NoPhotos(PathBuf),
     #[error("--threads must be at least 1")]
     Threads,
     #[error("connection pool: {0}")]
@@ -220,10 +217,7 @@ impl Server {
             return Err(ServerError::Threads);
         }
         drop(model::open(&args.db)?); // a clear error before the pool's retries
-        let photos = args.photos_dir();
-        if !photos.is_dir() {
-            return Err(ServerError::NoPhotos(photos));
-        }
+        let photos = model::schema::existing_photos_dir(args.photos_dir())?;
         let pool = r2d2::Pool::builder()
             .max_size(args.threads as u32)
             .min_idle(Some(args.threads as u32))

@@ -176,11 +176,30 @@ impl InstanceCommand {
         })
     }
 
+    /// The instances' program: this binary's `instance` subcommand, or the
+    /// CPython peer's app server when the stage was given the peer
+    /// (`--app python`: see [`InstanceCommand::python`] for `design`,
+    /// `sessions` and `gil`).
+    pub fn for_app(
+        python: Option<&peer::Peer>,
+        design: &str,
+        sessions: &str,
+        options: Vec<OsString>,
+        gil: bool,
+        env_remove: &[&'static str],
+    ) -> Result<Self, ClusterError> {
+        match python {
+            None => Self::this_binary(options, env_remove),
+            Some(p) => Self::python(p, design, sessions, options, gil, env_remove),
+        }
+    }
+
     /// The CPython peer's app server (`fk_serve.py`, CherryPy) as
     /// `design` (`python-3`: the first word of its `X-Served-By`), keeping
     /// sessions in `sessions` (`memory`, `memcached`), with the app
     /// server's `options` (the peer takes the same names: `--db`,
-    /// `--photos`, `--threads`, `--session-ttl`, …). `gil`: whether the
+    /// `--photos`, `--threads`, `--session-ttl`, …; `stage-4`'s
+    /// `tests/settings.rs` runs the peer's parser on them). `gil`: whether the
     /// emulated GIL was asked for, which the peer refuses: it has the real one.
     pub fn python(
         peer: &peer::Peer,
@@ -267,8 +286,13 @@ pub async fn start_local_instances(
 
 /// Instances started elsewhere (`stage-N instance --listen ADDR --tag iK`):
 /// waits until each answers `GET /healthz` and reads its tag from the last
-/// word of its `X-Served-By` (`stage-3 pid=123 i0`).
-pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, ClusterError> {
+/// word of its `X-Served-By` (`stage-3 pid=123 i0`), kept only if
+/// `valid_tag` (the app's rule for tags, which the stage passes in:
+/// `app::sessions::valid_tag`) accepts it.
+pub async fn remote_instances(
+    addrs: &[String],
+    valid_tag: fn(&str) -> bool,
+) -> Result<Vec<Instance>, ClusterError> {
     let mut out = Vec::with_capacity(addrs.len());
     for addr in addrs {
         // A name lookup blocks: off the supervisor's only thread.
@@ -300,7 +324,7 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
         let tag = reply
             .header("x-served-by")
             .and_then(|s| s.split_whitespace().nth(2))
-            .filter(|t| app::sessions::valid_tag(t))
+            .filter(|t| valid_tag(t))
             .map(str::to_owned);
         if let Some(t) = &tag
             && out
@@ -325,16 +349,18 @@ pub async fn remote_instances(addrs: &[String]) -> Result<Vec<Instance>, Cluster
 }
 
 /// The instances of `a`: started here (`a.instances` of `cmd`), or the
-/// `--upstream` ones; warns about untagged upstreams.
+/// `--upstream` ones (their tags checked with `valid_tag`, see
+/// [`remote_instances`]); warns about untagged upstreams.
 pub async fn instances(
     stage: &mut Stage,
     a: &SupervisorArgs,
     cmd: &InstanceCommand,
+    valid_tag: fn(&str) -> bool,
 ) -> Result<Vec<Instance>, ClusterError> {
     let instances = if a.upstream.is_empty() {
         start_local_instances(stage, a.instances, cmd).await?
     } else {
-        remote_instances(&a.upstream).await?
+        remote_instances(&a.upstream, valid_tag).await?
     };
     for i in instances.iter().filter(|i| i.tag.is_none()) {
         tracing::warn!(

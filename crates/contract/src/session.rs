@@ -9,25 +9,7 @@ use crate::{Run, pages};
 
 /// The flow, as the last seeded user.
 pub(crate) fn flow(r: &mut Run<'_>) {
-    let wrong = http_client::form(&[("username", "user1"), ("password", "not-the-password")]);
-    r.status(
-        "a wrong password is refused",
-        "POST",
-        "/login",
-        None,
-        Some(&wrong),
-        &[401],
-    );
-    let unknown = http_client::form(&[("username", "nobody"), ("password", "x")]);
-    r.status(
-        "an unknown user is refused the same way",
-        "POST",
-        "/login",
-        None,
-        Some(&unknown),
-        &[401],
-    );
-
+    refused_logins(r);
     let username = format!("user{}", r.site.users);
     let Some(cookie) = login_checked(r, &username) else {
         r.record(
@@ -58,12 +40,42 @@ pub(crate) fn flow(r: &mut Run<'_>) {
         cookie,
         &mine,
     );
+    refused_comments(r, cookie, &comments);
+    if write_comment(r, cookie, photo, &viewer_mark) {
+        log_out(r, cookie, &comments);
+    }
+}
 
+/// A wrong password and an unknown user, refused alike.
+fn refused_logins(r: &mut Run<'_>) {
+    let wrong = http_client::form(&[("username", "user1"), ("password", "not-the-password")]);
+    r.status(
+        "a wrong password is refused",
+        "POST",
+        "/login",
+        None,
+        Some(&wrong),
+        &[401],
+    );
+    let unknown = http_client::form(&[("username", "nobody"), ("password", "x")]);
+    r.status(
+        "an unknown user is refused the same way",
+        "POST",
+        "/login",
+        None,
+        Some(&unknown),
+        &[401],
+    );
+}
+
+/// Comments refused: without a session or with a garbage one, empty, too
+/// long, on an unknown photo; and a cross-site form post.
+fn refused_comments(r: &mut Run<'_>, cookie: Option<&str>, comments: &str) {
     let body = http_client::form(&[("body", "hello")]);
     r.status(
         "a comment without a session is refused",
         "POST",
-        &comments,
+        comments,
         None,
         Some(&body),
         &[401],
@@ -71,7 +83,7 @@ pub(crate) fn flow(r: &mut Run<'_>) {
     r.status(
         "a comment with a garbage session is refused",
         "POST",
-        &comments,
+        comments,
         Some("sid=garbage"),
         Some(&body),
         &[401],
@@ -80,7 +92,7 @@ pub(crate) fn flow(r: &mut Run<'_>) {
     r.status(
         "an empty comment is a bad request",
         "POST",
-        &comments,
+        comments,
         cookie,
         Some(&empty),
         &[400],
@@ -92,7 +104,7 @@ pub(crate) fn flow(r: &mut Run<'_>) {
             model::render::MAX_COMMENT_CHARS
         ),
         "POST",
-        &comments,
+        comments,
         cookie,
         Some(&long),
         &[400],
@@ -122,7 +134,15 @@ pub(crate) fn flow(r: &mut Run<'_>) {
             String::new(),
         ),
     }
+}
 
+/// Posts a comment with a marker nobody else could have written, holding
+/// `<script>` and non-ASCII text, on photo `photo`, and finds it escaped on
+/// the page for its author and for everyone. `false` when the server does
+/// not write to the database the checks read (the rest is then moot).
+fn write_comment(r: &mut Run<'_>, cookie: Option<&str>, photo: i64, viewer_mark: &str) -> bool {
+    let page = format!("/photo/{photo}");
+    let comments = format!("{page}/comments");
     // The write, with a marker nobody else could have written.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -164,14 +184,14 @@ pub(crate) fn flow(r: &mut Run<'_>) {
             "the reference rendering of photo {photo} has no escaped marker: the server does not write to the database given"
         );
         r.record("the comment is in the database", vec![why], String::new());
-        return;
+        return false;
     };
     let raw = "<script>alert(";
     r.contains(
         "the comment is visible, escaped, to its author",
         &page,
         cookie,
-        &[&escaped, &viewer_mark],
+        &[&escaped, viewer_mark],
         &[raw],
     );
     r.page("the comment is visible to everyone", &page, None, &expected);
@@ -181,7 +201,12 @@ pub(crate) fn flow(r: &mut Run<'_>) {
         None,
         &expected,
     );
+    true
+}
 
+/// Logging out clears the cookie, and the old session is worthless.
+fn log_out(r: &mut Run<'_>, cookie: Option<&str>, comments: &str) {
+    let body = http_client::form(&[("body", "hello")]);
     if let Some(resp) = r.status("log out", "POST", "/logout", cookie, Some(""), &[303]) {
         let mut problems = Vec::new();
         if resp.header("location") != Some("/") {
@@ -205,7 +230,7 @@ pub(crate) fn flow(r: &mut Run<'_>) {
     r.status(
         "the old session is refused after logout",
         "POST",
-        &comments,
+        comments,
         cookie,
         Some(&body),
         &[401],

@@ -32,86 +32,21 @@ pub fn account(
     ticks_per_s: u64,
     command: Option<CommandEnd>,
 ) -> CpuReport {
-    let tick = 1.0 / ticks_per_s.max(1) as f64;
-    let same = |p: &Proc, q: &Proc| p.stat.starttime == q.stat.starttime;
-    let alive_at_b = |pid: u32| -> bool {
-        match (a.procs.get(&pid), b.procs.get(&pid)) {
-            (Some(p), Some(q)) => same(p, q),
-            _ => false,
-        }
+    let w = Window {
+        a,
+        b,
+        tick: 1.0 / ticks_per_s.max(1) as f64,
+        cmd_pid: command.map(|c| c.pid),
     };
-    let cmd_pid = command.map(|c| c.pid);
-
-    let mut processes: Vec<ProcessCpu> = Vec::new();
-    // Per process alive at b: CPU of the children it waited for in the
-    // window, in seconds; pre-window CPU of those children is taken off
-    // below.
-    let mut reaped: BTreeMap<u32, f64> = BTreeMap::new();
-    for (pid, q) in &b.procs {
-        if Some(*pid) == cmd_pid {
-            continue;
-        }
-        let before = a.procs.get(pid).filter(|p| same(p, q));
-        let (own0, reaped0) =
-            before.map_or((0, 0), |p| (p.stat.own_ticks(), p.stat.reaped_ticks()));
-        // Counters never go back; saturating keeps a misread from
-        // turning into a huge unsigned figure.
-        let own = q.stat.own_ticks().saturating_sub(own0) as f64 * tick;
-        let kids = q.stat.reaped_ticks().saturating_sub(reaped0) as f64 * tick;
-        processes.push(ProcessCpu {
-            pid: *pid,
-            role: q.role,
-            comm: q.stat.comm.clone(),
-            cpu_s: own,
-            reaped: false,
-        });
-        reaped.insert(*pid, kids);
-    }
+    let (mut processes, mut reaped) = w.alive_at_both();
     let mut command_cpu = command.map(|c| {
         let before = a
             .procs
             .get(&c.pid)
             .map_or(0, |p| p.stat.own_ticks() + p.stat.reaped_ticks());
-        c.cpu_s - before as f64 * tick
+        c.cpu_s - before as f64 * w.tick
     });
-
-    // A process of `a` that is gone at `b` was waited for by its nearest
-    // ancestor still alive (dead ancestors in between waited for it before
-    // dying, or it was re-parented out of the trees and is lost). That
-    // ancestor's cutime + cstime grew by the process's whole life, so its
-    // CPU before the window comes off.
-    let mut lost = Vec::new();
-    for (pid, v) in &a.procs {
-        if alive_at_b(*pid) || Some(*pid) == cmd_pid {
-            continue;
-        }
-        let before = (v.stat.own_ticks() + v.stat.reaped_ticks()) as f64 * tick;
-        let mut parent = v.stat.ppid;
-        let reaper = loop {
-            if Some(parent) == cmd_pid {
-                break Some(parent);
-            }
-            match a.procs.get(&parent) {
-                Some(_) if alive_at_b(parent) => break Some(parent),
-                Some(p) => parent = p.stat.ppid,
-                None => break None,
-            }
-        };
-        match reaper {
-            Some(r) if Some(r) == cmd_pid => {
-                if let Some(c) = command_cpu.as_mut() {
-                    *c -= before;
-                }
-            }
-            Some(r) => *reaped.entry(r).or_insert(0.0) -= before,
-            None => lost.push(LostProcess {
-                pid: *pid,
-                role: v.role,
-                comm: v.stat.comm.clone(),
-            }),
-        }
-    }
-
+    let lost = w.charge_the_gone(&mut reaped, &mut command_cpu);
     if let (Some(c), Some(cpu)) = (command, command_cpu) {
         processes.push(ProcessCpu {
             pid: c.pid,
@@ -127,52 +62,167 @@ pub fn account(
             reaped: false,
         });
     }
-    for (pid, s) in reaped {
-        // Tick rounding of the subtraction; and a parent that waited for
-        // nothing has no line.
-        if s <= 0.5 * tick {
-            continue;
-        }
-        let q = &b.procs[&pid];
-        processes.push(ProcessCpu {
-            pid,
-            role: q.role.reaped_children(),
-            comm: q.stat.comm.clone(),
-            cpu_s: s,
-            reaped: true,
-        });
-    }
+    w.reaped_lines(reaped, &mut processes);
     for p in &mut processes {
         p.cpu_s = round_us(p.cpu_s);
     }
     processes.sort_by_key(|x| (x.role, x.pid, x.reaped));
+    w.report(ticks_per_s, processes, lost)
+}
 
-    let mut roles: BTreeMap<Role, f64> = Role::ALL.iter().map(|r| (*r, 0.0)).collect();
-    for p in &processes {
-        *roles.entry(p.role).or_insert(0.0) += p.cpu_s;
+/// The two snapshots of a window, the tick, and the measured command.
+struct Window<'s> {
+    a: &'s Snapshot,
+    b: &'s Snapshot,
+    /// Seconds per tick.
+    tick: f64,
+    cmd_pid: Option<u32>,
+}
+
+impl Window<'_> {
+    /// The same process (pid and start time) at both snapshots.
+    fn same(p: &Proc, q: &Proc) -> bool {
+        p.stat.starttime == q.stat.starttime
     }
-    for v in roles.values_mut() {
-        *v = round_us(*v);
+
+    fn alive_at_b(&self, pid: u32) -> bool {
+        match (self.a.procs.get(&pid), self.b.procs.get(&pid)) {
+            (Some(p), Some(q)) => Self::same(p, q),
+            _ => false,
+        }
     }
-    let window_s = b.taken.saturating_duration_since(a.taken).as_secs_f64();
-    let delta = |f: fn(&crate::procfs::MachineStat) -> u64| {
-        round_us(f(&b.machine).saturating_sub(f(&a.machine)) as f64 * tick)
-    };
-    CpuReport {
-        schema: SCHEMA.to_string(),
-        window_s: round_us(window_s),
-        cores: b.machine.cores,
-        ticks_per_s,
-        machine_busy_s: delta(|m| m.busy),
-        machine_idle_s: delta(|m| m.idle),
-        machine_irq_s: delta(|m| m.irq),
-        machine_steal_s: delta(|m| m.steal),
-        outside_trees_s: round_us(outside_trees(a, b, cmd_pid) * tick),
-        roles,
-        processes,
-        lost_processes: lost,
-        command: Vec::new(),
-        delay_s: 0.0,
+
+    /// Each process of `b` but the command: its own CPU in the window,
+    /// and (per pid) the CPU of the children it waited for in the window,
+    /// in seconds; pre-window CPU of those children is taken off by
+    /// [`Window::charge_the_gone`].
+    fn alive_at_both(&self) -> (Vec<ProcessCpu>, BTreeMap<u32, f64>) {
+        let mut processes: Vec<ProcessCpu> = Vec::new();
+        let mut reaped: BTreeMap<u32, f64> = BTreeMap::new();
+        for (pid, q) in &self.b.procs {
+            if Some(*pid) == self.cmd_pid {
+                continue;
+            }
+            let before = self.a.procs.get(pid).filter(|p| Self::same(p, q));
+            let (own0, reaped0) =
+                before.map_or((0, 0), |p| (p.stat.own_ticks(), p.stat.reaped_ticks()));
+            // Counters never go back; saturating keeps a misread from
+            // turning into a huge unsigned figure.
+            let own = q.stat.own_ticks().saturating_sub(own0) as f64 * self.tick;
+            let kids = q.stat.reaped_ticks().saturating_sub(reaped0) as f64 * self.tick;
+            processes.push(ProcessCpu {
+                pid: *pid,
+                role: q.role,
+                comm: q.stat.comm.clone(),
+                cpu_s: own,
+                reaped: false,
+            });
+            reaped.insert(*pid, kids);
+        }
+        (processes, reaped)
+    }
+
+    /// A process of `a` that is gone at `b` was waited for by its nearest
+    /// ancestor still alive (dead ancestors in between waited for it before
+    /// dying, or it was re-parented out of the trees and is lost). That
+    /// ancestor's cutime + cstime grew by the process's whole life, so its
+    /// CPU before the window comes off (`reaped`, or the command's figure).
+    /// Returns the lost ones.
+    fn charge_the_gone(
+        &self,
+        reaped: &mut BTreeMap<u32, f64>,
+        command_cpu: &mut Option<f64>,
+    ) -> Vec<LostProcess> {
+        let (a, cmd_pid) = (self.a, self.cmd_pid);
+        let mut lost = Vec::new();
+        for (pid, v) in &a.procs {
+            if self.alive_at_b(*pid) || Some(*pid) == cmd_pid {
+                continue;
+            }
+            let before = (v.stat.own_ticks() + v.stat.reaped_ticks()) as f64 * self.tick;
+            let mut parent = v.stat.ppid;
+            let reaper = loop {
+                if Some(parent) == cmd_pid {
+                    break Some(parent);
+                }
+                match a.procs.get(&parent) {
+                    Some(_) if self.alive_at_b(parent) => break Some(parent),
+                    Some(p) => parent = p.stat.ppid,
+                    None => break None,
+                }
+            };
+            match reaper {
+                Some(r) if Some(r) == cmd_pid => {
+                    if let Some(c) = command_cpu.as_mut() {
+                        *c -= before;
+                    }
+                }
+                Some(r) => *reaped.entry(r).or_insert(0.0) -= before,
+                None => lost.push(LostProcess {
+                    pid: *pid,
+                    role: v.role,
+                    comm: v.stat.comm.clone(),
+                }),
+            }
+        }
+        lost
+    }
+
+    /// A line per process that waited for children in the window, charged
+    /// to the children's role.
+    fn reaped_lines(&self, reaped: BTreeMap<u32, f64>, processes: &mut Vec<ProcessCpu>) {
+        for (pid, s) in reaped {
+            // Tick rounding of the subtraction; and a parent that waited for
+            // nothing has no line.
+            if s <= 0.5 * self.tick {
+                continue;
+            }
+            let q = &self.b.procs[&pid];
+            processes.push(ProcessCpu {
+                pid,
+                role: q.role.reaped_children(),
+                comm: q.stat.comm.clone(),
+                cpu_s: s,
+                reaped: true,
+            });
+        }
+    }
+
+    /// The report: the roles summed from `processes`, the machine's figures.
+    fn report(
+        &self,
+        ticks_per_s: u64,
+        processes: Vec<ProcessCpu>,
+        lost: Vec<LostProcess>,
+    ) -> CpuReport {
+        let (a, b, tick) = (self.a, self.b, self.tick);
+        let mut roles: BTreeMap<Role, f64> = Role::ALL.iter().map(|r| (*r, 0.0)).collect();
+        for p in &processes {
+            *roles.entry(p.role).or_insert(0.0) += p.cpu_s;
+        }
+        for v in roles.values_mut() {
+            *v = round_us(*v);
+        }
+        let window_s = b.taken.saturating_duration_since(a.taken).as_secs_f64();
+        let delta = |f: fn(&crate::procfs::MachineStat) -> u64| {
+            round_us(f(&b.machine).saturating_sub(f(&a.machine)) as f64 * tick)
+        };
+        CpuReport {
+            schema: SCHEMA.to_string(),
+            window_s: round_us(window_s),
+            cores: b.machine.cores,
+            ticks_per_s,
+            machine_busy_s: delta(|m| m.busy),
+            machine_idle_s: delta(|m| m.idle),
+            machine_irq_s: delta(|m| m.irq),
+            machine_steal_s: delta(|m| m.steal),
+            outside_trees_s: round_us(outside_trees(a, b, self.cmd_pid) * tick),
+            roles,
+            processes,
+            lost_processes: lost,
+            command: Vec::new(),
+            delay_s: 0.0,
+        }
     }
 }
 

@@ -28,7 +28,8 @@
 //! ## The JSON (`flickrkillr-cpu/1`)
 //!
 //! Every key is always present; times are CPU seconds (core-seconds) over
-//! the window, rounded to the microsecond.
+//! the window, rounded to the microsecond. The types are `runfiles::cpu`
+//! (what `report` reads back); this crate fills them.
 //!
 //! | key | what |
 //! |---|---|
@@ -101,78 +102,13 @@ pub mod snapshot;
 pub mod sys;
 pub mod watch;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
 
 pub use account::{CommandEnd, account};
 pub use role::Role;
+pub use runfiles::cpu::{CpuReport, LostProcess, ProcessCpu, SCHEMA};
 pub use snapshot::Snapshot;
 pub use watch::{Outcome, Watch};
-
-/// Identifies the JSON layout; bumped on any incompatible change.
-pub const SCHEMA: &str = "flickrkillr-cpu/1";
-
-/// One cpuwatch run's figures: the JSON file (see the crate docs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CpuReport {
-    pub schema: String,
-    pub window_s: f64,
-    pub cores: usize,
-    pub ticks_per_s: u64,
-    pub machine_busy_s: f64,
-    pub machine_idle_s: f64,
-    pub machine_irq_s: f64,
-    pub machine_steal_s: f64,
-    pub outside_trees_s: f64,
-    pub roles: BTreeMap<Role, f64>,
-    pub processes: Vec<ProcessCpu>,
-    pub lost_processes: Vec<LostProcess>,
-    pub command: Vec<String>,
-    pub delay_s: f64,
-}
-
-impl CpuReport {
-    /// A role's CPU seconds (0 when absent).
-    pub fn role(&self, role: Role) -> f64 {
-        self.roles.get(&role).copied().unwrap_or(0.0)
-    }
-
-    /// Σ roles: every CPU second charged to a process of the trees.
-    pub fn charged_s(&self) -> f64 {
-        self.roles.values().sum()
-    }
-
-    /// Σ roles but `load`: what the server under test spent.
-    pub fn server_s(&self) -> f64 {
-        self.roles
-            .iter()
-            .filter(|(r, _)| r.is_server())
-            .map(|(_, s)| s)
-            .sum()
-    }
-}
-
-/// One line of `processes`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessCpu {
-    pub pid: u32,
-    pub role: Role,
-    pub comm: String,
-    pub cpu_s: f64,
-    /// The CPU of children this process waited for (pid and comm are the
-    /// parent's, role the children's).
-    pub reaped: bool,
-}
-
-/// One line of `lost_processes`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LostProcess {
-    pub pid: u32,
-    pub role: Role,
-    pub comm: String,
-}
 
 /// Why a snapshot, a run or a file failed.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
 
-use crate::conn::{Conn, ExchangeError};
+use crate::conn::{Conn, Exchange, ExchangeError};
 use crate::http;
 use crate::mix::{Kind, Vu, Weighted};
 use crate::stats::{self, ErrorKind, Stats};
@@ -352,6 +352,37 @@ fn worker(
     Ok(out)
 }
 
+/// One request as the VU loop sent it and got its answer.
+#[derive(Clone, Copy)]
+struct Attempt {
+    kind: Kind,
+    /// Open loop, late: when it was due (its latency counts from then).
+    intended: Option<Instant>,
+    open_loop: bool,
+    start: Instant,
+    end: Instant,
+    /// In the run's figures (else only in the timeline, or nowhere).
+    counted: bool,
+}
+
+/// The next request's bytes and kind: the plan's one request, or the
+/// VU's next in the mix (written into `req`).
+fn next_request<'a>(
+    plan: &'a Plan,
+    vu: Option<&mut Vu>,
+    close: bool,
+    req: &'a mut Vec<u8>,
+) -> (&'a [u8], Kind) {
+    match (&plan.requests, vu) {
+        (Requests::Single { bytes, kind }, _) => (bytes, *kind),
+        (Requests::Weighted(w), Some(vu)) => {
+            let kind = vu.next(w, &plan.target.host_header, &plan.extra_headers, close, req);
+            (req, kind)
+        }
+        (Requests::Weighted(_), None) => unreachable!("weighted plans make a Vu"),
+    }
+}
+
 /// One virtual user: a connection (or, without keep-alive, a series of them).
 struct VuTask {
     k: usize,
@@ -380,29 +411,8 @@ impl VuTask {
         let guard = tokio::time::sleep(plan.timeout);
         tokio::pin!(guard);
         loop {
-            // Open loop: `Some(due)` when this VU is late (its last answer
-            // came after this request's due time): the server held it back,
-            // so latency counts from `due`, queue included. An early VU
-            // sleeps until `due` and counts from when it actually sends:
-            // tokio's timer fires up to 1 ms late, and that is the tool's
-            // delay, not the server's.
-            let mut open_loop = false;
-            let intended = match plan.rate {
-                Some(rate) => {
-                    open_loop = true;
-                    let due = plan.t0 + Duration::from_secs_f64(seq as f64 / rate);
-                    seq += plan.concurrency as u64;
-                    if plan.deadline.is_some_and(|d| due >= d) {
-                        break;
-                    }
-                    if due > Instant::now() {
-                        tokio::time::sleep_until(due.into()).await;
-                        None
-                    } else {
-                        Some(due)
-                    }
-                }
-                None => None,
+            let Some((intended, open_loop)) = self.wait_for_turn(&mut seq).await else {
+                break;
             };
             if self.shared.stop.load(Relaxed) {
                 break;
@@ -422,49 +432,9 @@ impl VuTask {
             if ticket && self.shared.tickets.fetch_sub(1, Relaxed) <= 0 {
                 break;
             }
-            let (bytes, kind): (&[u8], Kind) = match (&plan.requests, vu.as_mut()) {
-                (Requests::Single { bytes, kind }, _) => (bytes, *kind),
-                (Requests::Weighted(w), Some(vu)) => {
-                    let kind = vu.next(
-                        w,
-                        &plan.target.host_header,
-                        &plan.extra_headers,
-                        close,
-                        &mut req,
-                    );
-                    (&req, kind)
-                }
-                (Requests::Weighted(_), None) => unreachable!("weighted plans make a Vu"),
-            };
-            let c = match conn.as_mut() {
-                Some(c) => c,
-                None => match tokio::time::timeout(plan.timeout, Conn::connect(plan.target.addr))
-                    .await
-                {
-                    Ok(Ok(c)) => {
-                        self.stats.borrow_mut().connections += 1;
-                        conn.insert(c)
-                    }
-                    Ok(Err(_)) => {
-                        self.fail(
-                            kind,
-                            ErrorKind::Connect,
-                            Instant::now(),
-                            ticket.then_some(true),
-                        );
-                        tokio::time::sleep(CONNECT_BACKOFF).await;
-                        continue;
-                    }
-                    Err(_) => {
-                        self.fail(
-                            kind,
-                            ErrorKind::Timeout,
-                            Instant::now(),
-                            ticket.then_some(true),
-                        );
-                        continue;
-                    }
-                },
+            let (bytes, kind) = next_request(plan, vu.as_mut(), close, &mut req);
+            let Some(c) = self.connection(&mut conn, kind, ticket).await else {
+                continue;
             };
             // One timer per VU, pushed forward for each request: moving a
             // tokio timer later is a single atomic update (no timer-wheel
@@ -484,56 +454,140 @@ impl VuTask {
             } else {
                 end >= plan.measure_start && plan.deadline.is_none_or(|d| end < d)
             };
-            match result {
+            let keep = match result {
                 Some(Ok(ex)) => {
-                    if let Some(vu) = vu.as_mut() {
-                        let sid = ex.head.sid.clone().map(|r| &c.head_buf()[r]);
-                        vu.on_response(kind, ex.head.status, sid);
-                    }
-                    let slot = &self.shared.slots[self.thread];
-                    {
-                        let mut st = self.stats.borrow_mut();
-                        st.seen += 1;
-                        slot.seen.store(st.seen, Relaxed);
-                    }
-                    // The timeline also sees the warm-up's responses.
-                    if counted || (plan.timeline && plan.deadline.is_none_or(|d| end < d)) {
-                        let latency = end.duration_since(intended.unwrap_or(start));
-                        let uncorrected = (counted && open_loop).then(|| micros(end - start));
-                        let mut st = self.stats.borrow_mut();
-                        st.response(stats::Response {
-                            at: end,
-                            counted,
-                            kind,
-                            head: &ex.head,
-                            buf: c.head_buf(),
-                            bytes: ex.bytes,
-                            latency_us: micros(latency),
-                            uncorrected_us: uncorrected,
-                        });
-                        if counted {
-                            slot.requests.store(st.requests, Relaxed);
-                            if !stats::status_ok(ex.head.status) {
-                                slot.errors.fetch_add(1, Relaxed);
-                            }
-                            if count_mode {
-                                self.shared
-                                    .last_end_ns
-                                    .fetch_max(nanos_since(plan.t0, end), Relaxed);
-                            }
-                        }
-                    }
-                    if close || !ex.head.keep_alive {
-                        conn = None;
-                    }
+                    let a = Attempt {
+                        kind,
+                        intended,
+                        open_loop,
+                        start,
+                        end,
+                        counted,
+                    };
+                    self.on_response(&ex, c, vu.as_mut(), a);
+                    !close && ex.head.keep_alive
                 }
                 Some(Err(e)) => {
-                    conn = None;
                     self.fail(kind, classify(&e), end, Some(counted));
+                    false
                 }
                 None => {
-                    conn = None;
                     self.fail(kind, ErrorKind::Timeout, end, Some(counted));
+                    false
+                }
+            };
+            if !keep {
+                conn = None;
+            }
+        }
+    }
+
+    /// Open loop: waits for this VU's next slot of the schedule (`seq`,
+    /// then moved on), and says `Some(due)` when this VU is late (its last
+    /// answer came after this request's due time): the server held it
+    /// back, so latency counts from `due`, queue included. An early VU
+    /// sleeps until `due` and counts from when it actually sends: tokio's
+    /// timer fires up to 1 ms late, and that is the tool's delay, not the
+    /// server's. Returns (that, whether the run is open loop), or `None`
+    /// when the schedule has passed the deadline.
+    async fn wait_for_turn(&self, seq: &mut u64) -> Option<(Option<Instant>, bool)> {
+        let plan = &*self.plan;
+        let Some(rate) = plan.rate else {
+            return Some((None, false));
+        };
+        let due = plan.t0 + Duration::from_secs_f64(*seq as f64 / rate);
+        *seq += plan.concurrency as u64;
+        if plan.deadline.is_some_and(|d| due >= d) {
+            return None;
+        }
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+            Some((None, true))
+        } else {
+            Some((Some(due), true))
+        }
+    }
+
+    /// The VU's connection, opened if it has none; `None` if that failed
+    /// (counted as a connect error or a timeout; after a refused connect,
+    /// a short pause).
+    async fn connection<'c>(
+        &self,
+        conn: &'c mut Option<Conn>,
+        kind: Kind,
+        ticket: bool,
+    ) -> Option<&'c mut Conn> {
+        if conn.is_some() {
+            return conn.as_mut();
+        }
+        let plan = &*self.plan;
+        match tokio::time::timeout(plan.timeout, Conn::connect(plan.target.addr)).await {
+            Ok(Ok(c)) => {
+                self.stats.borrow_mut().connections += 1;
+                Some(conn.insert(c))
+            }
+            Ok(Err(_)) => {
+                self.fail(
+                    kind,
+                    ErrorKind::Connect,
+                    Instant::now(),
+                    ticket.then_some(true),
+                );
+                tokio::time::sleep(CONNECT_BACKOFF).await;
+                None
+            }
+            Err(_) => {
+                self.fail(
+                    kind,
+                    ErrorKind::Timeout,
+                    Instant::now(),
+                    ticket.then_some(true),
+                );
+                None
+            }
+        }
+    }
+
+    /// Counts a response: the VU's session follows it, the progress slot
+    /// sees it, and the figures (and the timeline, warm-up included) take
+    /// it if `a` says so.
+    fn on_response(&self, ex: &Exchange, c: &Conn, vu: Option<&mut Vu>, a: Attempt) {
+        let plan = &*self.plan;
+        let (end, counted) = (a.end, a.counted);
+        if let Some(vu) = vu {
+            let sid = ex.head.sid.clone().map(|r| &c.head_buf()[r]);
+            vu.on_response(a.kind, ex.head.status, sid);
+        }
+        let slot = &self.shared.slots[self.thread];
+        {
+            let mut st = self.stats.borrow_mut();
+            st.seen += 1;
+            slot.seen.store(st.seen, Relaxed);
+        }
+        // The timeline also sees the warm-up's responses.
+        if counted || (plan.timeline && plan.deadline.is_none_or(|d| end < d)) {
+            let latency = end.duration_since(a.intended.unwrap_or(a.start));
+            let uncorrected = (counted && a.open_loop).then(|| micros(end - a.start));
+            let mut st = self.stats.borrow_mut();
+            st.response(stats::Response {
+                at: end,
+                counted,
+                kind: a.kind,
+                head: &ex.head,
+                buf: c.head_buf(),
+                bytes: ex.bytes,
+                latency_us: micros(latency),
+                uncorrected_us: uncorrected,
+            });
+            if counted {
+                slot.requests.store(st.requests, Relaxed);
+                if !stats::status_ok(ex.head.status) {
+                    slot.errors.fetch_add(1, Relaxed);
+                }
+                if matches!(plan.limit, Limit::Requests(_)) {
+                    self.shared
+                        .last_end_ns
+                        .fetch_max(nanos_since(plan.t0, end), Relaxed);
                 }
             }
         }

@@ -78,7 +78,9 @@
 //! ## JSON schema (`--json PATH`), `"schema": "flickrkillr-loadgen/1"`
 //!
 //! Every key is always present (`null` where noted); times in milliseconds
-//! unless the key ends in `_s`; maps have string keys, sorted.
+//! unless the key ends in `_s`; maps have string keys, sorted. The types
+//! are `runfiles::summary` and `runfiles::timeline` (what `report` reads
+//! back); this crate fills them.
 //!
 //! ```text
 //! {
@@ -333,7 +335,7 @@ pub fn run_with(
         warmup_s: cfg.warmup.as_secs_f64(),
         duration_s: measured.as_secs_f64(),
     };
-    let mut summary = Summary::new(info, &total);
+    let mut summary = summary::build(info, &total);
     summary.timeline_zero_unix_s = timeline.as_ref().and(zero_unix_s).map(summary::round3);
     summary.timeline = timeline;
     Ok(summary)

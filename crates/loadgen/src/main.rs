@@ -238,7 +238,7 @@ fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         report.timeline_zero_unix_s = None;
     }
     bar.finish_and_clear();
-    print!("{}", report.summary());
+    print!("{}", loadgen::summary::text(&report));
     if let Some(path) = &a.json {
         std::fs::write(path, report.to_json() + "\n")
             .with_context(|| format!("writing {}", path.display()))?;

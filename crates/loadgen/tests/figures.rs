@@ -309,12 +309,12 @@ fn realistic_mix_logs_in_comments_and_spreads_over_the_site() {
     cfg.db = Some(site.db.clone());
     cfg.limit = Limit::Requests(600);
     let r = loadgen::run(&cfg).unwrap();
-    assert_eq!(r.errors.total, 0, "{}", r.summary());
+    assert_eq!(r.errors.total, 0, "{}", loadgen::summary::text(&r));
     for kind in ["home", "user", "photo", "static", "login", "comment"] {
         assert!(
             r.kinds.get(kind).is_some_and(|k| k.requests > 0),
             "no {kind} requests: {}",
-            r.summary()
+            loadgen::summary::text(&r)
         );
     }
     assert_eq!(

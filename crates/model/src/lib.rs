@@ -47,6 +47,12 @@ pub enum ModelError {
         "database {path} does not exist; build it with `cargo run --release -p seed -- --out {path}`"
     )]
     Missing { path: String },
+    /// The photo directory does not exist (see [`schema::existing_photos_dir`]).
+    #[error(
+        "photo directory {} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos",
+        .0.display()
+    )]
+    NoPhotos(std::path::PathBuf),
     /// Rendering a template failed (it cannot for our templates, but askama says it may).
     #[error("template error: {0}")]
     Render(#[from] askama::Error),

@@ -89,6 +89,16 @@ pub fn default_photos_dir(db: &Path) -> PathBuf {
     db.parent().unwrap_or(Path::new(".")).join("photos")
 }
 
+/// `dir`, if it is a directory: what a server checks at start-up, so a
+/// missing photo pool is one clear error rather than a 500 per photo.
+pub fn existing_photos_dir(dir: PathBuf) -> crate::Result<PathBuf> {
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(crate::ModelError::NoPhotos(dir))
+    }
+}
+
 /// Opens a seeded database for serving (reads and the writes pages make:
 /// sessions and comments), and checks it really is one.
 pub fn open(path: &Path) -> Result<Db> {

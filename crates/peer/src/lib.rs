@@ -47,6 +47,17 @@ pub struct AppArgs {
     pub peer: PathBuf,
 }
 
+impl AppArgs {
+    /// The CPython peer when it is the app asked for (`--app python`),
+    /// found; `None` for the Rust app.
+    pub fn python(&self) -> Result<Option<Peer>, PeerError> {
+        match self.app {
+            App::Rust => Ok(None),
+            App::Python => Peer::locate(&self.peer).map(Some),
+        }
+    }
+}
+
 /// Why the peer cannot be run.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {

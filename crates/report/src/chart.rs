@@ -74,7 +74,7 @@ fn split_id(id: &str) -> (&str, &str) {
 /// The talk's figures as it gave them: `23`, `1,750`.
 fn fmt_figure(x: f64) -> String {
     if x.fract() == 0.0 {
-        loadgen::summary::thousands(x as u64)
+        runfiles::thousands(x as u64)
     } else {
         x.to_string()
     }

@@ -4,8 +4,8 @@
 //! row's machine time. Drawn like `latest-phases.svg`, by the same layout
 //! ([`super::chart_style::Stacked`]).
 
-use cpuacct::Role;
 use plotters::prelude::*;
+use runfiles::Role;
 
 use super::chart_style::{Stacked, StackedBar, Swatch, okabe_ito};
 use super::cpu::CpuCell;

@@ -20,7 +20,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::render::{fmt_ms, fmt_rps};
+use super::fmt::{fmt_ms, fmt_rps};
 
 /// Everything plotters reports is turned into a message.
 pub(crate) fn e<E: std::fmt::Display>(err: E) -> String {

@@ -30,10 +30,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use cpuacct::{CpuReport, Role};
+use runfiles::{CpuReport, Role};
 use serde::Deserialize;
 
-use super::render::{fmt_ms, fmt_rps, fmt_speedup};
+use super::fmt::{fmt_ms, fmt_rps, fmt_speedup};
 use super::{Row, Tool, parse};
 
 /// A row is flagged when Σ roles and the machine's busy time differ by
@@ -173,7 +173,7 @@ impl CpuRun {
                         out.notes.push(format!(
                             "`{name}`: schema {:?}, expected {:?}: not used",
                             r.schema,
-                            cpuacct::SCHEMA
+                            runfiles::cpu::SCHEMA
                         ));
                         continue;
                     }
@@ -246,7 +246,7 @@ fn gil_bound(raw_dir: &Path, loadgen_file: &str) -> Option<GilBound> {
 /// shown, never added into a total (the one list: loadgen's, which leaves
 /// them out of `app_ms` too).
 pub fn overlaps_other_phases(phase: &str) -> bool {
-    loadgen::summary::OVERLAPPING_PHASES.contains(&phase)
+    runfiles::summary::OVERLAPPING_PHASES.contains(&phase)
 }
 
 /// The sum of a row's phases, overlapping ones left out.
@@ -409,6 +409,31 @@ pub fn markdown(o: &mut String, run: &super::Run) {
         }
         return;
     }
+    table(o, cpu);
+    let mut checks = checks(cpu);
+    checks.extend(cpu.notes.iter().cloned());
+    if !checks.is_empty() {
+        o.push_str("Checks:\n\n");
+        for n in &checks {
+            let _ = writeln!(o, "- {n}");
+        }
+        o.push('\n');
+    }
+
+    gil_bounds(o, cpu);
+    let lessons = lessons(cpu);
+    if !lessons.is_empty() {
+        o.push_str("### What the CPU figures say\n\n");
+        for l in lessons {
+            let _ = writeln!(o, "- {l}");
+        }
+        o.push('\n');
+    }
+}
+
+/// The table: per row and tool, µs of CPU per request and cores busy in
+/// each role, the rest, the machine, the server and the derived capacity.
+fn table(o: &mut String, cpu: &CpuRun) {
     let roles = cpu.roles_seen();
     o.push_str("| row | tool | req/s |");
     for r in &roles {
@@ -465,7 +490,11 @@ pub fn markdown(o: &mut String, run: &super::Run) {
         );
     }
     o.push('\n');
+}
 
+/// What a reader should know about the figures of each cell: roles far
+/// from the machine's busy time, processes lost, tools without a result.
+fn checks(cpu: &CpuRun) -> Vec<String> {
     let mut checks = Vec::new();
     for c in &cpu.cells {
         let r = &c.report;
@@ -528,15 +557,11 @@ pub fn markdown(o: &mut String, run: &super::Run) {
             ));
         }
     }
-    checks.extend(cpu.notes.iter().cloned());
-    if !checks.is_empty() {
-        o.push_str("Checks:\n\n");
-        for n in &checks {
-            let _ = writeln!(o, "- {n}");
-        }
-        o.push('\n');
-    }
+    checks
+}
 
+/// The GIL's bound (derived) for the rows that measured `gil-held`.
+fn gil_bounds(o: &mut String, cpu: &CpuRun) {
     let gil: Vec<&CpuCell> = cpu.cells.iter().filter(|c| c.gil.is_some()).collect();
     if !gil.is_empty() {
         o.push_str(
@@ -557,15 +582,6 @@ pub fn markdown(o: &mut String, run: &super::Run) {
                 fmt_rps(g.bound_rps),
                 c.rps.map(fmt_rps).unwrap_or_else(|| "—".into())
             );
-        }
-        o.push('\n');
-    }
-
-    let lessons = lessons(cpu);
-    if !lessons.is_empty() {
-        o.push_str("### What the CPU figures say\n\n");
-        for l in lessons {
-            let _ = writeln!(o, "- {l}");
         }
         o.push('\n');
     }
@@ -799,7 +815,7 @@ mod tests {
             r.insert(*role, *s);
         }
         CpuReport {
-            schema: cpuacct::SCHEMA.into(),
+            schema: runfiles::cpu::SCHEMA.into(),
             window_s: window,
             cores: 2,
             ticks_per_s: 100,

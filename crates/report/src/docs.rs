@@ -18,10 +18,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use cpuacct::Role;
+use runfiles::Role;
 
 use crate::lessons::Col;
-use crate::render::fmt_ms;
+use crate::fmt::fmt_ms;
 use crate::{Run, Tool};
 
 const OPEN: &str = "<!-- fig: ";

@@ -21,15 +21,14 @@ use std::path::Path;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
 use super::Run;
 use super::chart_style::{
-    GRID, INK, MUTED, Swatch, compact, decade_above, decade_below, decades, draw_text, e,
+    Area, GRID, INK, MUTED, Swatch, compact, decade_above, decade_below, decades, draw_text, e,
     legend_header, series_color, svg_chart, text,
 };
-use super::render::{fmt_ms, fmt_rps};
-use loadgen::summary::thousands;
+use super::fmt::{fmt_ms, fmt_rps};
+use runfiles::thousands;
 
 /// When an open-loop run counts as having kept up with its offered rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,42 +131,9 @@ impl RateRun {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Json {
-    schema: String,
-    rate: Option<f64>,
-    rps: f64,
-    #[serde(default)]
-    requests: u64,
-    #[serde(default)]
-    concurrency: usize,
-    #[serde(default)]
-    duration_s: f64,
-    errors: ErrorsJson,
-    latency_ms: LatencyJson,
-    #[serde(default)]
-    uncorrected_latency_ms: Option<LatencyJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorsJson {
-    total: u64,
-    #[serde(default)]
-    status: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LatencyJson {
-    p50: f64,
-    p99: f64,
-}
-
 /// A loadgen `--json` file of an open-loop run.
 pub fn parse_rate_run(text: &str) -> Result<RateRun, String> {
-    let j: Json = serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
-    if !j.schema.starts_with("flickrkillr-loadgen/1") {
-        return Err(format!("schema {:?}", j.schema));
-    }
+    let j = runfiles::Summary::from_json(text)?;
     let offered = j
         .rate
         .ok_or("a closed-loop run (no \"rate\"): not a fixed offered rate")?;
@@ -371,69 +337,9 @@ pub fn markdown(o: &mut String, run: &Run) {
     for row in rows {
         let _ = write!(o, "| `{}` |", row.row);
         for rate in &rates {
-            match row.run_at(*rate) {
-                Some(r) => {
-                    let _ = write!(o, " **{} · {}**", fmt_ms(r.p50_ms), fmt_ms(r.p99_ms));
-                    if let Some((u50, u99)) = r.uncorrected_ms {
-                        let _ = write!(o, "<br><sub>{} · {}</sub>", fmt_ms(u50), fmt_ms(u99));
-                    }
-                    if r.sustained() {
-                        o.push_str("<br>✓ |");
-                    } else {
-                        let _ = write!(
-                            o,
-                            "<br>✗ {} req/s, {:.1}% errors |",
-                            fmt_rps(r.achieved),
-                            r.error_share() * 100.0
-                        );
-                    }
-                }
-                None => {
-                    let why = row
-                        .unusable
-                        .iter()
-                        .find(|(x, _)| *x as f64 == *rate)
-                        .map(|(_, why)| why);
-                    match why {
-                        Some(why) => {
-                            notes.push(format!(
-                                "`{}`: {} has no result — {why}",
-                                row.row,
-                                file_name(&row.row, *rate as u64)
-                            ));
-                            o.push_str(" — <sub>no result</sub> |");
-                        }
-                        None => o.push_str(" — |"),
-                    }
-                }
-            }
+            rate_cell(o, row, *rate, &mut notes);
         }
-        match row.fast_enough() {
-            FastEnough::UpTo {
-                rate,
-                highest_tried,
-            } => {
-                let _ = writeln!(
-                    o,
-                    " **{}** req/s{} |",
-                    fmt_rps(rate),
-                    if highest_tried {
-                        " (the highest tried)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            FastEnough::NotAtLowest(r) => {
-                let why = if r.sustained() {
-                    format!("p99 {} ms", fmt_ms(r.p99_ms))
-                } else {
-                    "not sustained".into()
-                };
-                let _ = writeln!(o, " none: {why} at {} req/s |", fmt_rps(r.offered));
-            }
-            FastEnough::NoRuns => o.push_str(" — |\n"),
-        }
+        fast_enough_cell(o, row);
     }
     o.push('\n');
     if !notes.is_empty() {
@@ -447,6 +353,79 @@ pub fn markdown(o: &mut String, run: &Run) {
         o,
         "![Latency against offered load, log–log: p99 solid, p50 dashed](latest-latency.svg)\n"
     );
+}
+
+/// One cell of the table: p50 · p99 (corrected, then uncorrected) of
+/// `row` at offered `rate`, and whether it was sustained; a missing run's
+/// reason goes to `notes`.
+fn rate_cell(o: &mut String, row: &RowRates, rate: f64, notes: &mut Vec<String>) {
+    match row.run_at(rate) {
+        Some(r) => {
+            let _ = write!(o, " **{} · {}**", fmt_ms(r.p50_ms), fmt_ms(r.p99_ms));
+            if let Some((u50, u99)) = r.uncorrected_ms {
+                let _ = write!(o, "<br><sub>{} · {}</sub>", fmt_ms(u50), fmt_ms(u99));
+            }
+            if r.sustained() {
+                o.push_str("<br>✓ |");
+            } else {
+                let _ = write!(
+                    o,
+                    "<br>✗ {} req/s, {:.1}% errors |",
+                    fmt_rps(r.achieved),
+                    r.error_share() * 100.0
+                );
+            }
+        }
+        None => {
+            let why = row
+                .unusable
+                .iter()
+                .find(|(x, _)| *x as f64 == rate)
+                .map(|(_, why)| why);
+            match why {
+                Some(why) => {
+                    notes.push(format!(
+                        "`{}`: {} has no result — {why}",
+                        row.row,
+                        file_name(&row.row, rate as u64)
+                    ));
+                    o.push_str(" — <sub>no result</sub> |");
+                }
+                None => o.push_str(" — |"),
+            }
+        }
+    }
+}
+
+/// The last cell of a row: the highest offered rate at which p99 stayed
+/// under the budget.
+fn fast_enough_cell(o: &mut String, row: &RowRates) {
+    match row.fast_enough() {
+        FastEnough::UpTo {
+            rate,
+            highest_tried,
+        } => {
+            let _ = writeln!(
+                o,
+                " **{}** req/s{} |",
+                fmt_rps(rate),
+                if highest_tried {
+                    " (the highest tried)"
+                } else {
+                    ""
+                }
+            );
+        }
+        FastEnough::NotAtLowest(r) => {
+            let why = if r.sustained() {
+                format!("p99 {} ms", fmt_ms(r.p99_ms))
+            } else {
+                "not sustained".into()
+            };
+            let _ = writeln!(o, " none: {why} at {} req/s |", fmt_rps(r.offered));
+        }
+        FastEnough::NoRuns => o.push_str(" — |\n"),
+    }
 }
 
 /// A row's colour and its lighter shade (for p50).
@@ -515,80 +494,99 @@ pub fn chart(run: &Run) -> Result<String, String> {
             .draw()
             .map_err(e)?;
 
-        // The talk's figures: a dotted line up from the x axis to its label
-        // above the plot (a row each: 139 and 217 are close on a log axis).
-        let marks = TALK_MARKS.len() as i32;
-        for (i, (x, label)) in TALK_MARKS.into_iter().enumerate() {
-            let bottom = chart.backend_coord(&(x, y_lo));
-            let top = chart.backend_coord(&(x, y_hi));
-            let y = top.1 - 8 - 15 * (marks - 1 - i as i32);
-            root.draw(&DashedPathElement::new(
-                vec![bottom, (top.0, y)],
-                2,
-                4,
-                MUTED.stroke_width(1),
-            ))
-            .map_err(e)?;
-            draw_text(
-                root,
-                format!("talk: {label}, {} req/s", thousands(x as u64)),
-                (top.0 + 4, y),
-                text(11.0, MUTED, HPos::Left, VPos::Center),
-            )?;
-        }
-        // The budget.
-        let a = chart.backend_coord(&(x_lo, P99_BUDGET_MS));
-        let b = chart.backend_coord(&(x_hi, P99_BUDGET_MS));
+        let px = |x: f64, y: f64| chart.backend_coord(&(x, y));
+        talk_marks(root, &px, y_lo, y_hi)?;
+        budget_line(root, &px, x_lo, x_hi)?;
+        row_lines(root, &px, &rows, y_lo)
+    })
+}
+
+/// Pixel of a (req/s, ms) point on the latency chart.
+type Px<'a> = &'a dyn Fn(f64, f64) -> (i32, i32);
+
+/// The talk's figures on the latency chart, from `y_lo` to `y_hi`.
+fn talk_marks(root: &Area<'_>, px: Px<'_>, y_lo: f64, y_hi: f64) -> Result<(), String> {
+    // The talk's figures: a dotted line up from the x axis to its label
+    // above the plot (a row each: 139 and 217 are close on a log axis).
+    let marks = TALK_MARKS.len() as i32;
+    for (i, (x, label)) in TALK_MARKS.into_iter().enumerate() {
+        let bottom = px(x, y_lo);
+        let top = px(x, y_hi);
+        let y = top.1 - 8 - 15 * (marks - 1 - i as i32);
         root.draw(&DashedPathElement::new(
-            vec![a, b],
-            8,
-            5,
-            INK.mix(0.6).stroke_width(1),
+            vec![bottom, (top.0, y)],
+            2,
+            4,
+            MUTED.stroke_width(1),
         ))
         .map_err(e)?;
         draw_text(
             root,
-            format!("p99 budget: {P99_BUDGET_MS} ms"),
-            (b.0 - 6, b.1 - 4),
-            text(12.0, INK, HPos::Right, VPos::Bottom),
+            format!("talk: {label}, {} req/s", thousands(x as u64)),
+            (top.0 + 4, y),
+            text(11.0, MUTED, HPos::Left, VPos::Center),
         )?;
+    }
+    Ok(())
+}
 
-        for (i, row) in rows.iter().enumerate() {
-            let (dark, light) = shades(i);
-            let p99: Vec<(i32, i32)> = row
-                .runs
-                .iter()
-                .map(|r| chart.backend_coord(&(r.offered, r.p99_ms.max(y_lo))))
-                .collect();
-            let p50: Vec<(i32, i32)> = row
-                .runs
-                .iter()
-                .map(|r| chart.backend_coord(&(r.offered, r.p50_ms.max(y_lo))))
-                .collect();
-            root.draw(&DashedPathElement::new(
-                p50.clone(),
-                6,
-                4,
-                light.stroke_width(2),
-            ))
+/// The p99 budget across the latency chart, from `x_lo` to `x_hi`.
+fn budget_line(root: &Area<'_>, px: Px<'_>, x_lo: f64, x_hi: f64) -> Result<(), String> {
+    let a = px(x_lo, P99_BUDGET_MS);
+    let b = px(x_hi, P99_BUDGET_MS);
+    root.draw(&DashedPathElement::new(
+        vec![a, b],
+        8,
+        5,
+        INK.mix(0.6).stroke_width(1),
+    ))
+    .map_err(e)?;
+    draw_text(
+        root,
+        format!("p99 budget: {P99_BUDGET_MS} ms"),
+        (b.0 - 6, b.1 - 4),
+        text(12.0, INK, HPos::Right, VPos::Bottom),
+    )
+}
+
+/// Each row's p99 (solid) and p50 (dashed), a point a rate, hollow where
+/// the rate was not sustained.
+fn row_lines(root: &Area<'_>, px: Px<'_>, rows: &[&RowRates], y_lo: f64) -> Result<(), String> {
+    for (i, row) in rows.iter().enumerate() {
+        let (dark, light) = shades(i);
+        let p99: Vec<(i32, i32)> = row
+            .runs
+            .iter()
+            .map(|r| px(r.offered, r.p99_ms.max(y_lo)))
+            .collect();
+        let p50: Vec<(i32, i32)> = row
+            .runs
+            .iter()
+            .map(|r| px(r.offered, r.p50_ms.max(y_lo)))
+            .collect();
+        root.draw(&DashedPathElement::new(
+            p50.clone(),
+            6,
+            4,
+            light.stroke_width(2),
+        ))
+        .map_err(e)?;
+        root.draw(&PathElement::new(p99.clone(), dark.stroke_width(3)))
             .map_err(e)?;
-            root.draw(&PathElement::new(p99.clone(), dark.stroke_width(3)))
-                .map_err(e)?;
-            for (r, (p99, p50)) in row.runs.iter().zip(p99.iter().zip(&p50)) {
-                for (pt, c, size) in [(p99, dark, 5), (p50, light, 4)] {
-                    if r.sustained() {
-                        root.draw(&Circle::new(*pt, size, c.filled())).map_err(e)?;
-                    } else {
-                        root.draw(&Circle::new(*pt, size, WHITE.filled()))
-                            .map_err(e)?;
-                        root.draw(&Circle::new(*pt, size, c.stroke_width(2)))
-                            .map_err(e)?;
-                    }
+        for (r, (p99, p50)) in row.runs.iter().zip(p99.iter().zip(&p50)) {
+            for (pt, c, size) in [(p99, dark, 5), (p50, light, 4)] {
+                if r.sustained() {
+                    root.draw(&Circle::new(*pt, size, c.filled())).map_err(e)?;
+                } else {
+                    root.draw(&Circle::new(*pt, size, WHITE.filled()))
+                        .map_err(e)?;
+                    root.draw(&Circle::new(*pt, size, c.stroke_width(2)))
+                        .map_err(e)?;
                 }
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@
 
 use std::fmt::Write as _;
 
-use cpuacct::Role;
+use runfiles::Role;
 
-use super::render::{fmt_ms, fmt_rps, fmt_speedup};
+use super::fmt::{fmt_ms, fmt_rps, fmt_speedup};
 use super::{Run, Tool, cpu, latency, scaling};
 
 /// A column of a lesson's table.
@@ -153,7 +153,7 @@ impl Col {
 
 fn us(v: f64) -> String {
     if v >= 1000.0 {
-        loadgen::summary::thousands(v.round() as u64)
+        runfiles::thousands(v.round() as u64)
     } else if v >= 100.0 {
         format!("{v:.0}")
     } else {
@@ -555,153 +555,171 @@ fn table(o: &mut String, run: &Run, lesson: &Lesson, rows: &[&str]) {
 fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
     for e in lesson.extras {
         match e {
-            Extra::Cpu(title) => {
-                let prefix = format!("**{title}");
-                for s in cpu::lessons(&run.cpu)
-                    .into_iter()
-                    .filter(|s| s.starts_with(&prefix))
-                {
-                    let _ = writeln!(o, "- {s}\n");
-                }
-            }
-            Extra::CacheBound => {
-                let x = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2}"));
-                for b in scaling::cache_bounds(run) {
-                    let _ = write!(
-                        o,
-                        "- `{}` against `{}`: {:.1}% hits; a hit costs {} and a miss {} of a `{}` request in server CPU, which bounds the speed-up to {}; measured {}",
-                        b.cached,
-                        b.uncached,
-                        b.h * 100.0,
-                        x(b.hit),
-                        x(b.miss),
-                        b.uncached,
-                        b.bound.map_or("—".into(), |v| format!("×{v:.2}")),
-                        b.measured.map_or("—".into(), |v| format!("×{v:.2}")),
-                    );
-                    if let Some(r) = b.app_ratio() {
-                        let _ = write!(
-                            o,
-                            "; a request the app answers takes it {r:.2}× the time it takes in `{}` with every core busy",
-                            b.uncached
-                        );
-                        let at: Vec<String> = b
-                            .app_at_rates
-                            .iter()
-                            .map(|(rate, x)| format!("{x:.2}× at {}", fmt_rps(*rate as f64)))
-                            .collect();
-                        if !at.is_empty() {
-                            let _ = write!(o, ", and {} req/s offered", at.join(", "));
-                        }
-                    }
-                    o.push_str(".\n");
-                }
-                o.push('\n');
-            }
-            Extra::Language => {
-                let _ = writeln!(
-                    o,
-                    "| stage | {} | {} |\n|---|--:|--:|",
-                    LANGUAGE_HEADERS[0], LANGUAGE_HEADERS[1]
-                );
-                for l in scaling::language(run) {
-                    let rust_over_python = |p: (Option<f64>, Option<f64>)| {
-                        scaling::LanguageRow::ratio(p).map_or("—".into(), |x| format!("×{x:.1}"))
-                    };
-                    let _ = writeln!(
-                        o,
-                        "| {} (`{}` · `{}`) | {} | {} |",
-                        l.stage,
-                        l.python,
-                        l.rust,
-                        rust_over_python(l.realistic),
-                        rust_over_python(l.hot)
-                    );
-                }
-                o.push('\n');
-            }
-            Extra::Timelines => {
-                for f in run
-                    .timelines
-                    .iter()
-                    .filter(|f| lesson.rows.contains(&f.name.as_str()))
-                {
-                    let (Ok(tl), Some(errors)) = (&f.run, fault_errors(run, &f.name)) else {
-                        continue;
-                    };
-                    let responses: u64 = tl
-                        .samples
-                        .iter()
-                        .filter(|s| s.t_s >= 0)
-                        .map(|s| s.responses)
-                        .sum();
-                    let _ = write!(
-                        o,
-                        "- `{}`: {} responses after the warm-up, {errors}",
-                        f.name,
-                        loadgen::summary::thousands(responses),
-                    );
-                    if let Some(Ok(ev)) = &f.events {
-                        for e in ev {
-                            let _ = write!(o, "; at {:.2} s: {}", e.t_s, e.label);
-                        }
-                    }
-                    let _ = writeln!(o, " (chart: `{}`).", f.svg_name());
-                }
-                o.push('\n');
-            }
-            Extra::Timing => {
-                let Ok(text) = std::fs::read_to_string(run.raw_dir.join("timing.tsv")) else {
-                    continue;
-                };
-                let parts: Vec<(&str, u64)> = text
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| l.split_once('\t'))
-                    .filter_map(|(p, s)| Some((p, s.trim().parse().ok()?)))
-                    .collect();
-                o.push_str("| part of the run | time |\n|---|--:|\n");
-                for (part, secs) in &parts {
-                    let name = if *part == "total" { "**total**" } else { part };
-                    let _ = writeln!(o, "| {name} | {} min {:02} s |", secs / 60, secs % 60);
-                }
-                o.push('\n');
-                // The sweeps run inside their rows' time: their share, from
-                // the rate files' own warm-up and duration.
-                let (mut n, mut load_s) = (0u64, 0.0);
-                for r in &run.rates {
-                    for x in &r.runs {
-                        let file = latency::file_name(&r.row, x.offered as u64);
-                        if let Some(sum) = std::fs::read_to_string(run.raw_dir.join(file))
-                            .ok()
-                            .and_then(|t| serde_json::from_str::<loadgen::Summary>(&t).ok())
-                        {
-                            n += 1;
-                            load_s += sum.warmup_s + sum.duration_s;
-                        }
-                    }
-                }
-                if n > 0 {
-                    let secs = load_s.round() as u64;
-                    let _ = writeln!(
-                        o,
-                        "Of the rows' time, the rate sweeps (latency at fixed offered rates): {n} runs, {} min {:02} s of load.\n",
-                        secs / 60,
-                        secs % 60
-                    );
-                }
-            }
-            Extra::Calibration => {
-                if let Some((ratio, lg, wrk)) = run.calibration() {
-                    let _ = writeln!(
-                        o,
-                        "- Calibration: loadgen/wrk = {ratio:.2} ({} against {} req/s on nginx serving 2 KB).\n",
-                        fmt_rps(lg),
-                        fmt_rps(wrk)
-                    );
-                }
+            Extra::Cpu(title) => extra_cpu(o, run, title),
+            Extra::CacheBound => cache_bound(o, run),
+            Extra::Language => language_table(o, run),
+            Extra::Timelines => timelines(o, run, lesson),
+            Extra::Timing => timing(o, run),
+            Extra::Calibration => calibration(o, run),
+        }
+    }
+}
+
+/// The CPU lessons whose title starts with `title`.
+fn extra_cpu(o: &mut String, run: &Run, title: &str) {
+    let prefix = format!("**{title}");
+    for s in cpu::lessons(&run.cpu)
+        .into_iter()
+        .filter(|s| s.starts_with(&prefix))
+    {
+        let _ = writeln!(o, "- {s}\n");
+    }
+}
+
+/// What the cache can buy, row by row: the bound from hit ratio and CPU per hit and miss, against the measured speed-up.
+fn cache_bound(o: &mut String, run: &Run) {
+    let x = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2}"));
+    for b in scaling::cache_bounds(run) {
+        let _ = write!(
+            o,
+            "- `{}` against `{}`: {:.1}% hits; a hit costs {} and a miss {} of a `{}` request in server CPU, which bounds the speed-up to {}; measured {}",
+            b.cached,
+            b.uncached,
+            b.h * 100.0,
+            x(b.hit),
+            x(b.miss),
+            b.uncached,
+            b.bound.map_or("—".into(), |v| format!("×{v:.2}")),
+            b.measured.map_or("—".into(), |v| format!("×{v:.2}")),
+        );
+        if let Some(r) = b.app_ratio() {
+            let _ = write!(
+                o,
+                "; a request the app answers takes it {r:.2}× the time it takes in `{}` with every core busy",
+                b.uncached
+            );
+            let at: Vec<String> = b
+                .app_at_rates
+                .iter()
+                .map(|(rate, x)| format!("{x:.2}× at {}", fmt_rps(*rate as f64)))
+                .collect();
+            if !at.is_empty() {
+                let _ = write!(o, ", and {} req/s offered", at.join(", "));
             }
         }
+        o.push_str(".\n");
+    }
+    o.push('\n');
+}
+
+/// Rust against CPython per stage, on the realistic mix and one hot page.
+fn language_table(o: &mut String, run: &Run) {
+    let _ = writeln!(
+        o,
+        "| stage | {} | {} |\n|---|--:|--:|",
+        LANGUAGE_HEADERS[0], LANGUAGE_HEADERS[1]
+    );
+    for l in scaling::language(run) {
+        let rust_over_python = |p: (Option<f64>, Option<f64>)| {
+            scaling::LanguageRow::ratio(p).map_or("—".into(), |x| format!("×{x:.1}"))
+        };
+        let _ = writeln!(
+            o,
+            "| {} (`{}` · `{}`) | {} | {} |",
+            l.stage,
+            l.python,
+            l.rust,
+            rust_over_python(l.realistic),
+            rust_over_python(l.hot)
+        );
+    }
+    o.push('\n');
+}
+
+/// The lesson's timelines: responses and errors after the warm-up, the events.
+fn timelines(o: &mut String, run: &Run, lesson: &Lesson) {
+    for f in run
+        .timelines
+        .iter()
+        .filter(|f| lesson.rows.contains(&f.name.as_str()))
+    {
+        let (Ok(tl), Some(errors)) = (&f.run, fault_errors(run, &f.name)) else {
+            continue;
+        };
+        let responses: u64 = tl
+            .samples
+            .iter()
+            .filter(|s| s.t_s >= 0)
+            .map(|s| s.responses)
+            .sum();
+        let _ = write!(
+            o,
+            "- `{}`: {} responses after the warm-up, {errors}",
+            f.name,
+            runfiles::thousands(responses),
+        );
+        if let Some(Ok(ev)) = &f.events {
+            for e in ev {
+                let _ = write!(o, "; at {:.2} s: {}", e.t_s, e.label);
+            }
+        }
+        let _ = writeln!(o, " (chart: `{}`).", f.svg_name());
+    }
+    o.push('\n');
+}
+
+/// How long the run's parts took, and the rate sweeps' share of it.
+fn timing(o: &mut String, run: &Run) {
+    let Ok(text) = std::fs::read_to_string(run.raw_dir.join("timing.tsv")) else {
+        return;
+    };
+    let parts: Vec<(&str, u64)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(p, s)| Some((p, s.trim().parse().ok()?)))
+        .collect();
+    o.push_str("| part of the run | time |\n|---|--:|\n");
+    for (part, secs) in &parts {
+        let name = if *part == "total" { "**total**" } else { part };
+        let _ = writeln!(o, "| {name} | {} min {:02} s |", secs / 60, secs % 60);
+    }
+    o.push('\n');
+    // The sweeps run inside their rows' time: their share, from
+    // the rate files' own warm-up and duration.
+    let (mut n, mut load_s) = (0u64, 0.0);
+    for r in &run.rates {
+        for x in &r.runs {
+            let file = latency::file_name(&r.row, x.offered as u64);
+            if let Some(sum) = std::fs::read_to_string(run.raw_dir.join(file))
+                .ok()
+                .and_then(|t| serde_json::from_str::<runfiles::Summary>(&t).ok())
+            {
+                n += 1;
+                load_s += sum.warmup_s + sum.duration_s;
+            }
+        }
+    }
+    if n > 0 {
+        let secs = load_s.round() as u64;
+        let _ = writeln!(
+            o,
+            "Of the rows' time, the rate sweeps (latency at fixed offered rates): {n} runs, {} min {:02} s of load.\n",
+            secs / 60,
+            secs % 60
+        );
+    }
+}
+
+/// loadgen against wrk on nginx serving 2 KB.
+fn calibration(o: &mut String, run: &Run) {
+    if let Some((ratio, lg, wrk)) = run.calibration() {
+        let _ = writeln!(
+            o,
+            "- Calibration: loadgen/wrk = {ratio:.2} ({} against {} req/s on nginx serving 2 KB).\n",
+            fmt_rps(lg),
+            fmt_rps(wrk)
+        );
     }
 }
 
@@ -716,8 +734,8 @@ pub fn fault_errors(run: &Run, row: &str) -> Option<String> {
         .filter(|s| s.t_s >= 0)
         .map(|s| s.errors.total)
         .sum();
-    let mut o = format!("{} errors", loadgen::summary::thousands(errors));
-    let whole: Option<loadgen::Summary> =
+    let mut o = format!("{} errors", runfiles::thousands(errors));
+    let whole: Option<runfiles::Summary> =
         std::fs::read_to_string(run.raw_dir.join(format!("{}.timeline.json", f.name)))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());

@@ -29,6 +29,10 @@
 //! statuses). A file without a result (ab that timed out, JSON of another
 //! schema) shows `—` with the reason in the notes.
 //!
+//! The JSON files are read as the `runfiles` crate defines them (the same
+//! types loadgen and cpuwatch write); the report links nothing that serves
+//! pages (no `app`, `contract` or SQLite).
+//!
 //! ## What is computed
 //!
 //! - **speed-up**: a row of stage N (N ≥ 2) against the row of stage N−1
@@ -94,6 +98,7 @@ pub mod chart_language;
 mod chart_style;
 pub mod cpu;
 pub mod docs;
+pub mod fmt;
 pub mod latency;
 pub mod lessons;
 pub mod parse;
@@ -356,110 +361,13 @@ impl Run {
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         names.sort();
-        let read = |name: &str| -> Option<String> {
-            let path = raw_dir.join(name);
-            std::fs::read(&path)
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        };
+        let read = |name: &str| read_text(raw_dir, name);
         let mut warnings = Vec::new();
-        let mut specs = match read("rows.tsv") {
-            Some(text) => parse_rows_tsv(&text, &mut warnings),
-            None => {
-                warnings.push(
-                    "no rows.tsv: rows found from the file names, without the talk's figures or statuses"
-                        .into(),
-                );
-                Vec::new()
-            }
-        };
-        // Rows with files but not in rows.tsv are shown too, after the others.
-        let mut found: Vec<String> = Vec::new();
-        for name in &names {
-            let row = Tool::ALL
-                .iter()
-                .find_map(|t| name.strip_suffix(&format!(".{}.{}", t.id(), t.extension())))
-                .or_else(|| name.strip_suffix(".verify.txt"))
-                .or_else(|| latency::split_file_name(name).map(|(row, _)| row));
-            if let Some(row) = row
-                && !row.is_empty()
-                && !specs.iter().any(|s| s.id == row)
-                && !found.iter().any(|f| f == row)
-            {
-                found.push(row.to_string());
-            }
-        }
-        found.sort_by_key(|id| {
-            (
-                KNOWN_ROWS
-                    .iter()
-                    .position(|k| k == id)
-                    .unwrap_or(KNOWN_ROWS.len()),
-                id.clone(),
-            )
-        });
-        if !specs.is_empty() && !found.is_empty() {
-            warnings.push(format!("not in rows.tsv, shown last: {}", found.join(", ")));
-        }
-        for id in found {
-            specs.push(RowSpec {
-                stage: stage_of_id(&id),
-                id,
-                ..RowSpec::default()
-            });
-        }
-        if specs.is_empty() {
-            return Err(Error::NoRows(raw_dir.to_path_buf()));
-        }
-
-        let mut rows = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let mut cells = BTreeMap::new();
-            let mut runs: BTreeMap<Tool, LoadgenRun> = BTreeMap::new();
-            for tool in Tool::ALL {
-                let file = tool.file_name(&spec.id);
-                let cell = match read(&file) {
-                    None => Cell::Missing,
-                    Some(text) => {
-                        let parsed = match tool {
-                            Tool::LoadgenRealistic | Tool::LoadgenSingle => {
-                                parse::parse_loadgen(&text).map(|r| {
-                                    let m = r.measure.clone();
-                                    runs.insert(tool, r);
-                                    m
-                                })
-                            }
-                            Tool::AbKeepAlive | Tool::Ab => parse::parse_ab(&text),
-                            Tool::Wrk => parse::parse_wrk(&text),
-                        };
-                        match parsed {
-                            Ok(m) => Cell::Measured(m),
-                            Err(why) => Cell::NoResult(why),
-                        }
-                    }
-                };
-                cells.insert(tool, cell);
-            }
-            let phases = [Tool::LoadgenRealistic, Tool::LoadgenSingle]
-                .into_iter()
-                .find_map(|t| {
-                    runs.get(&t)
-                        .filter(|r| !r.phases.is_empty())
-                        .map(|r| (t, r.phases.clone()))
-                });
-            let cache_hits = runs
-                .get(&Tool::LoadgenRealistic)
-                .filter(|r| r.cache_hits > 0 && r.requests > 0)
-                .map(|r| (r.cache_hits, r.requests));
-            let verify = read(&format!("{}.verify.txt", spec.id)).map(|t| parse_verify(&t));
-            rows.push(Row {
-                spec,
-                cells,
-                phases,
-                cache_hits,
-                verify,
-            });
-        }
+        let specs = row_specs(raw_dir, &names, &mut warnings)?;
+        let rows: Vec<Row> = specs
+            .into_iter()
+            .map(|spec| load_row(raw_dir, spec))
+            .collect();
 
         let order: Vec<String> = rows.iter().map(|r| r.spec.id.clone()).collect();
         let (rates, rate_warnings) = latency::load(raw_dir, &names, &order);
@@ -815,6 +723,121 @@ fn relative(from: &Path, to: &Path) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// The rows of RAW_DIR: those of `rows.tsv`, then any other row with files
+/// in `names` (the directory's files, sorted).
+fn row_specs(
+    raw_dir: &Path,
+    names: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<RowSpec>, Error> {
+    let mut specs = match read_text(raw_dir, "rows.tsv") {
+        Some(text) => parse_rows_tsv(&text, warnings),
+        None => {
+            warnings.push(
+                "no rows.tsv: rows found from the file names, without the talk's figures or statuses"
+                    .into(),
+            );
+            Vec::new()
+        }
+    };
+    // Rows with files but not in rows.tsv are shown too, after the others.
+    let mut found: Vec<String> = Vec::new();
+    for name in names {
+        let row = Tool::ALL
+            .iter()
+            .find_map(|t| name.strip_suffix(&format!(".{}.{}", t.id(), t.extension())))
+            .or_else(|| name.strip_suffix(".verify.txt"))
+            .or_else(|| latency::split_file_name(name).map(|(row, _)| row));
+        if let Some(row) = row
+            && !row.is_empty()
+            && !specs.iter().any(|s| s.id == row)
+            && !found.iter().any(|f| f == row)
+        {
+            found.push(row.to_string());
+        }
+    }
+    found.sort_by_key(|id| {
+        (
+            KNOWN_ROWS
+                .iter()
+                .position(|k| k == id)
+                .unwrap_or(KNOWN_ROWS.len()),
+            id.clone(),
+        )
+    });
+    if !specs.is_empty() && !found.is_empty() {
+        warnings.push(format!("not in rows.tsv, shown last: {}", found.join(", ")));
+    }
+    for id in found {
+        specs.push(RowSpec {
+            stage: stage_of_id(&id),
+            id,
+            ..RowSpec::default()
+        });
+    }
+    if specs.is_empty() {
+        return Err(Error::NoRows(raw_dir.to_path_buf()));
+    }
+    Ok(specs)
+}
+
+/// One row: each tool's cell, the Server-Timing phases, the cache hits and
+/// `loadgen verify`'s verdict.
+fn load_row(raw_dir: &Path, spec: RowSpec) -> Row {
+    let mut cells = BTreeMap::new();
+    let mut runs: BTreeMap<Tool, LoadgenRun> = BTreeMap::new();
+    for tool in Tool::ALL {
+        let file = tool.file_name(&spec.id);
+        let cell = match read_text(raw_dir, &file) {
+            None => Cell::Missing,
+            Some(text) => {
+                let parsed = match tool {
+                    Tool::LoadgenRealistic | Tool::LoadgenSingle => parse::parse_loadgen(&text)
+                        .map(|r| {
+                            let m = r.measure.clone();
+                            runs.insert(tool, r);
+                            m
+                        }),
+                    Tool::AbKeepAlive | Tool::Ab => parse::parse_ab(&text),
+                    Tool::Wrk => parse::parse_wrk(&text),
+                };
+                match parsed {
+                    Ok(m) => Cell::Measured(m),
+                    Err(why) => Cell::NoResult(why),
+                }
+            }
+        };
+        cells.insert(tool, cell);
+    }
+    let phases = [Tool::LoadgenRealistic, Tool::LoadgenSingle]
+        .into_iter()
+        .find_map(|t| {
+            runs.get(&t)
+                .filter(|r| !r.phases.is_empty())
+                .map(|r| (t, r.phases.clone()))
+        });
+    let cache_hits = runs
+        .get(&Tool::LoadgenRealistic)
+        .filter(|r| r.cache_hits > 0 && r.requests > 0)
+        .map(|r| (r.cache_hits, r.requests));
+    let verify = read_text(raw_dir, &format!("{}.verify.txt", spec.id)).map(|t| parse_verify(&t));
+    Row {
+        spec,
+        cells,
+        phases,
+        cache_hits,
+        verify,
+    }
+}
+
+/// A file of RAW_DIR as text (invalid UTF-8 replaced), if it can be read.
+fn read_text(raw_dir: &Path, name: &str) -> Option<String> {
+    let path = raw_dir.join(name);
+    std::fs::read(&path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 #[cfg(test)]

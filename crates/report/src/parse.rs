@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 /// One tool's figures for one row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Measure {
@@ -175,68 +173,24 @@ pub fn parse_wrk(text: &str) -> Result<Measure, String> {
     })
 }
 
-/// The part of a loadgen JSON report the tables need. Keys this module does
-/// not read may come and go; the schema's major version must match.
-#[derive(Debug, Deserialize)]
-struct LoadgenJson {
-    schema: String,
-    rps: f64,
-    #[serde(default)]
-    latency_ms: Option<LatencyJson>,
-    #[serde(default)]
-    errors: Option<ErrorsJson>,
-    #[serde(default)]
-    kinds: BTreeMap<String, KindJson>,
-    #[serde(default)]
-    server_timing: BTreeMap<String, BTreeMap<String, f64>>,
-    #[serde(default)]
-    requests: u64,
-    #[serde(default)]
-    cache_hits: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct LatencyJson {
-    mean: f64,
-    p50: f64,
-    p99: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorsJson {
-    total: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct KindJson {
-    requests: u64,
-}
-
-/// A loadgen `--json` file.
+/// A loadgen `--json` file (read as [`runfiles::Summary`], the one schema
+/// loadgen writes).
 pub fn parse_loadgen(text: &str) -> Result<LoadgenRun, String> {
-    let j: LoadgenJson =
-        serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
-    if !j.schema.starts_with("flickrkillr-loadgen/1") {
-        return Err(format!(
-            "schema {:?}, expected {:?}",
-            j.schema,
-            loadgen::summary::SCHEMA
-        ));
-    }
+    let j = runfiles::Summary::from_json(text)?;
     let requests: BTreeMap<&str, u64> = j
         .kinds
         .iter()
         .map(|(k, v)| (k.as_str(), v.requests))
         .collect();
     let phases = phase_means(&requests, &j.server_timing);
-    let lat = j.latency_ms;
+    let lat = &j.latency_ms;
     Ok(LoadgenRun {
         measure: Measure {
             rps: j.rps,
-            p50_ms: lat.as_ref().map(|l| l.p50),
-            p99_ms: lat.as_ref().map(|l| l.p99),
-            mean_ms: lat.as_ref().map(|l| l.mean),
-            errors: j.errors.map_or(0, |e| e.total),
+            p50_ms: Some(lat.p50),
+            p99_ms: Some(lat.p99),
+            mean_ms: Some(lat.mean),
+            errors: j.errors.total,
             note: None,
         },
         phases,

@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 
-use crate::render::fmt_rps;
+use crate::fmt::fmt_rps;
 use crate::{Run, Tool};
 
 /// The figures repetitions 2..N measure (compare.sh's `REPEAT_TOOLS`).

@@ -29,9 +29,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loadgen::Summary;
+use runfiles::Summary;
 
-use super::render::{fmt_rps, fmt_speedup};
+use super::fmt::{fmt_rps, fmt_speedup};
 use super::{Run, Tool, latency};
 
 /// The warm row's hit ratio counts as settled when the measured window's

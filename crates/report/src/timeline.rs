@@ -21,19 +21,18 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loadgen::Sample;
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
+use runfiles::Sample;
 
 use super::Run;
 use super::chart_style::{
     Area, FAILED, INK, MUTED, PANEL_GRID, Swatch, decade_above, decade_below, draw_text, e, legend,
     okabe_ito, series_color, svg_chart, text, text_width,
 };
-use super::render::{fmt_ms, fmt_rps};
+use super::fmt::{fmt_ms, fmt_rps};
 
 /// A loadgen run with a timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,33 +49,9 @@ pub struct TimelineRun {
     pub zero_unix_s: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Json {
-    schema: String,
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    mix: String,
-    #[serde(default)]
-    rate: Option<f64>,
-    #[serde(default)]
-    concurrency: usize,
-    #[serde(default)]
-    warmup_s: f64,
-    #[serde(default)]
-    duration_s: f64,
-    #[serde(default)]
-    timeline: Option<Vec<Sample>>,
-    #[serde(default)]
-    timeline_zero_unix_s: Option<f64>,
-}
-
 /// A loadgen `--json` file written with `--timeline`.
 pub fn parse(text: &str) -> Result<TimelineRun, String> {
-    let j: Json = serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))?;
-    if !j.schema.starts_with("flickrkillr-loadgen/1") {
-        return Err(format!("schema {:?}", j.schema));
-    }
+    let j = runfiles::Summary::from_json(text)?;
     let samples = j
         .timeline
         .filter(|t| !t.is_empty())
@@ -356,50 +331,7 @@ fn panel_note(root: &Area<'_>, c: &Plot<'_>, y: f64, note: &str) -> Result<(), S
 /// the X-Cache hit ratio and the X-Served-By split, one panel each over the
 /// same time axis; the warm-up shaded; `events` as labelled vertical lines.
 pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String, String> {
-    let s = &run.samples;
-    let warm = run.warmup_s;
-    let mid = |x: &Sample| start(x, warm) + x.span_s / 2.0;
-    let mut x_lo = s.first().map_or(0.0, |x| start(x, warm));
-    let mut x_hi = s
-        .last()
-        .map_or(1.0, |x| start(x, warm) + x.span_s.max(0.01));
-    for ev in events {
-        x_lo = x_lo.min(ev.t_s);
-        x_hi = x_hi.max(ev.t_s);
-    }
-    if x_hi <= x_lo {
-        x_hi = x_lo + 1.0;
-    }
-
-    let kinds = error_kinds(s);
-    let names = instances(s);
-    let rps_max = s.iter().map(|x| x.rps).chain(run.rate).fold(1.0, f64::max);
-    let per_second = |n: u64, x: &Sample| {
-        if x.span_s > 0.0 {
-            n as f64 / x.span_s
-        } else {
-            0.0
-        }
-    };
-    let err_max = s
-        .iter()
-        .map(|x| per_second(x.errors.total, x))
-        .fold(0.0, f64::max);
-    let lat: Vec<f64> = s
-        .iter()
-        .filter_map(|x| x.latency_ms.as_ref())
-        .flat_map(|l| [l.p50, l.p99])
-        .filter(|v| *v > 0.0)
-        .collect();
-    let (lat_lo, lat_hi) = if lat.is_empty() {
-        (0.1, 1000.0)
-    } else {
-        let lo = decade_below(lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8);
-        let hi = decade_above(lat.iter().copied().fold(0.0, f64::max) * 1.25);
-        (lo, hi.max(lo * 10.0))
-    };
-    let any_hits = s.iter().any(|x| x.cache_hits > 0);
-
+    let (x_lo, x_hi) = time_range(run, events);
     let width = 1100u32;
     // Header, events strip, then five panels.
     let strip_rows = events.len().clamp(1, 6) as i32;
@@ -415,7 +347,6 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
         run.url, run.mix, run.concurrency, run.warmup_s, run.duration_s
     );
     svg_chart((width, height), title, &subtitle, |root| {
-        let w = width as i32;
         let (_, rest) = root.split_vertically(header);
         let mut areas = Vec::new();
         let mut rest = rest;
@@ -424,288 +355,402 @@ pub fn chart(run: &TimelineRun, events: &[Event], title: &str) -> Result<String,
             areas.push(a);
             rest = b;
         }
-        // (pixel top, pixel bottom) of each panel's plot, for the events.
-        let mut spans: Vec<(i32, i32)> = Vec::new();
-
-        // A panel: its name and legend in its top strip, then its plot over
-        // the shared time axis, y from $lo to $hi, the warm-up shaded.
-        macro_rules! panel {
-            ($area:expr, $name:expr, $entries:expr, $y:expr, ($lo:expr, $hi:expr), $ydesc:expr, $ylabels:expr, $yfmt:expr) => {{
-                panel_header(root, $area, $name, $entries)?;
-                let mut c = ChartBuilder::on($area)
-                    .margin_left(10)
-                    .margin_right(30)
-                    .margin_top(26)
-                    .x_label_area_size(34)
-                    .y_label_area_size(78)
-                    .build_cartesian_2d(x_lo..x_hi, $y)
-                    .map_err(e)?;
-                PANEL_GRID
-                    .mesh(&mut c)
-                    .x_labels(12)
-                    .x_label_formatter(&|v| trim_float(*v))
-                    .y_labels($ylabels)
-                    .y_label_formatter($yfmt)
-                    .y_desc($ydesc)
-                    .draw()
-                    .map_err(e)?;
-                let top_left = c.backend_coord(&(x_lo, $hi));
-                let warm_end = c.backend_coord(&(0f64.min(x_hi), $lo));
-                if warm_end.0 > top_left.0 {
-                    root.draw(&Rectangle::new(
-                        [top_left, warm_end],
-                        RGBColor(236, 236, 236).filled(),
-                    ))
-                    .map_err(e)?;
-                }
-                spans.push((top_left.1, warm_end.1));
-                c
-            }};
-        }
-
-        // 1. Requests per second. Every panel has the same margins, so its
-        // x mapping (time → pixel) serves all of them.
-        let xmap = {
-            let mut entries = vec![(Swatch::Line(RPS_COLOR), "responses/s".to_string())];
-            if let Some(r) = run.rate {
-                entries.push((Swatch::Dashed(INK), format!("offered {} req/s", fmt_rps(r))));
-            }
-            let top = rps_max * 1.15;
-            let c = panel!(
-                &areas[0],
-                "requests per second",
-                &entries,
-                0f64..top,
-                (0.0, top),
-                "req/s",
-                6,
-                &|v| axis_num(*v)
-            );
-            if x_lo < 0.0 {
-                let (px, py) = c.backend_coord(&(x_lo, top));
-                draw_text(
-                    root,
-                    "warm-up",
-                    (px + 4, py + 4),
-                    text(11.0, MUTED, HPos::Left, VPos::Top),
-                )?;
-            }
-            if let Some(r) = run.rate {
-                root.draw(&DashedPathElement::new(
-                    vec![c.backend_coord(&(x_lo, r)), c.backend_coord(&(x_hi, r))],
-                    6,
-                    4,
-                    INK.mix(0.7).stroke_width(1),
-                ))
-                .map_err(e)?;
-            }
-            let pts: Vec<(i32, i32)> = s
-                .iter()
-                .map(|x| c.backend_coord(&(mid(x), x.rps)))
-                .collect();
-            root.draw(&PathElement::new(pts, RPS_COLOR.stroke_width(2)))
-                .map_err(e)?;
-            let l = c.backend_coord(&(x_lo, 0.0)).0;
-            let r = c.backend_coord(&(x_hi, 0.0)).0;
-            (x_lo, x_hi, l, r)
+        let mut f = Frame {
+            root,
+            run,
+            x_lo,
+            x_hi,
+            spans: Vec::new(),
         };
-        let x_px = |x: f64| {
-            let (lo, hi, l, r) = xmap;
-            l + ((x - lo) / (hi - lo) * (r - l) as f64).round() as i32
-        };
+        let xmap = rps_panel(&mut f, &areas[0])?;
+        errors_panel(&mut f, &areas[1])?;
+        latency_panel(&mut f, &areas[2])?;
+        hits_panel(&mut f, &areas[3])?;
+        served_by_panel(&mut f, &areas[4], width as i32)?;
+        event_lines(&f, events, xmap, strip_rows, width as i32)
+    })
+}
 
-        // 2. Errors per second, stacked by kind.
-        {
-            let entries: Vec<(Swatch, String)> = kinds
-                .iter()
-                .map(|(k, c)| (Swatch::Box(*c), k.clone()))
-                .collect();
-            let top = (err_max * 1.15).max(1.0);
-            let c = panel!(
-                &areas[1],
-                "errors per second",
-                &entries,
-                0f64..top,
-                (0.0, top),
-                "errors/s",
-                4,
-                &|v| axis_num(*v)
-            );
-            stacked_seconds(root, &c, run, |x| {
-                kinds
-                    .iter()
-                    .map(|(k, color)| (per_second(error_count(x, k), x), *color))
-                    .collect()
-            })?;
-            if kinds.is_empty() {
-                panel_note(root, &c, top / 2.0, "no errors")?;
-            }
-        }
+/// The time axis of a timeline chart: every sample and every event, at
+/// least a second wide.
+fn time_range(run: &TimelineRun, events: &[Event]) -> (f64, f64) {
+    let (s, warm) = (&run.samples, run.warmup_s);
+    let mut x_lo = s.first().map_or(0.0, |x| start(x, warm));
+    let mut x_hi = s
+        .last()
+        .map_or(1.0, |x| start(x, warm) + x.span_s.max(0.01));
+    for ev in events {
+        x_lo = x_lo.min(ev.t_s);
+        x_hi = x_hi.max(ev.t_s);
+    }
+    if x_hi <= x_lo {
+        x_hi = x_lo + 1.0;
+    }
+    (x_lo, x_hi)
+}
 
-        // 3. Latency, log scale.
-        {
-            let entries = [
-                (Swatch::Line(P99_COLOR), "p99".to_string()),
-                (Swatch::Dashed(P50_COLOR), "p50".to_string()),
-            ];
-            let name = if run.rate.is_some() {
-                "latency, ms (from the intended send time)"
-            } else {
-                "latency, ms"
-            };
-            let c = panel!(
-                &areas[2],
-                name,
-                &entries,
-                (lat_lo..lat_hi).log_scale(),
-                (lat_lo, lat_hi),
-                "ms (log)",
-                6,
-                &|v| fmt_ms(*v)
-            );
-            let line = |pick: fn(&loadgen::timeline::SampleLatency) -> f64| {
-                runs_of(
-                    s.iter()
-                        .map(|x| {
-                            x.latency_ms
-                                .as_ref()
-                                .map(|l| c.backend_coord(&(mid(x), pick(l).max(lat_lo))))
-                        })
-                        .collect(),
-                )
-            };
-            for part in line(|l| l.p50) {
-                root.draw(&DashedPathElement::new(
-                    part,
-                    6,
-                    4,
-                    P50_COLOR.stroke_width(2),
-                ))
-                .map_err(e)?;
-            }
-            for part in line(|l| l.p99) {
-                root.draw(&PathElement::new(part, P99_COLOR.stroke_width(2)))
-                    .map_err(e)?;
-            }
-        }
+/// The middle of a sample's second on the time axis.
+fn mid(x: &Sample, warm: f64) -> f64 {
+    start(x, warm) + x.span_s / 2.0
+}
 
-        // 4. Hit ratio.
-        {
-            let entries = [(
-                Swatch::Line(HIT_COLOR),
-                "responses with X-Cache: HIT".to_string(),
-            )];
-            let c = panel!(
-                &areas[3],
-                "cache hit ratio",
-                &entries,
-                0f64..105.0,
-                (0.0, 105.0),
-                "% hits",
-                3,
-                &|v| format!("{v:.0}%")
-            );
-            let pts = runs_of(
-                s.iter()
-                    .map(|x| x.hit_ratio().map(|h| c.backend_coord(&(mid(x), h * 100.0))))
-                    .collect(),
-            );
-            for part in pts {
-                root.draw(&PathElement::new(part, HIT_COLOR.stroke_width(2)))
-                    .map_err(e)?;
-            }
-            if !any_hits {
-                panel_note(root, &c, 50.0, "no X-Cache: HIT responses")?;
-            }
-        }
+/// `n` over the part of the second a sample covered.
+fn per_second(n: u64, x: &Sample) -> f64 {
+    if x.span_s > 0.0 {
+        n as f64 / x.span_s
+    } else {
+        0.0
+    }
+}
 
-        // 5. Served by, stacked.
-        {
-            let entries: Vec<(Swatch, String)> = names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (Swatch::Box(series_color(i)), n.clone()))
-                .collect();
-            let top = s
-                .iter()
-                .map(|x| per_second(x.served_by.values().sum(), x))
-                .fold(1.0, f64::max)
-                * 1.15;
-            let c = panel!(
-                &areas[4],
-                "served by (X-Served-By)",
-                &entries,
-                0f64..top,
-                (0.0, top),
-                "req/s",
-                6,
-                &|v| axis_num(*v)
-            );
-            stacked_seconds(root, &c, run, |x| {
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        let v = per_second(x.served_by.get(n).copied().unwrap_or(0), x);
-                        (v, series_color(i))
-                    })
-                    .collect()
-            })?;
-            if names.is_empty() {
-                panel_note(root, &c, top / 2.0, "no X-Served-By header")?;
-            }
-            let (_, b) = c.backend_coord(&(x_lo, 0.0));
-            draw_text(
-                root,
-                "seconds after the warm-up",
-                ((w - 40) / 2 + 40, b + 30),
-                text(13.0, INK, HPos::Center, VPos::Top),
-            )?;
-        }
+/// What every panel of a timeline chart shares: the drawing, the run, the
+/// time axis, and where each panel's plot is (for the event lines).
+struct Frame<'r, 'a> {
+    root: &'r Area<'a>,
+    run: &'r TimelineRun,
+    x_lo: f64,
+    x_hi: f64,
+    /// (pixel top, pixel bottom) of each panel's plot.
+    spans: Vec<(i32, i32)>,
+}
 
-        // Events: a dashed line through every panel, the label in the strip
-        // above them (staggered, so close events stay readable).
-        let strip_top = 64;
-        for (i, ev) in events.iter().enumerate() {
-            let x = x_px(ev.t_s);
-            for (top, bottom) in &spans {
-                root.draw(&DashedPathElement::new(
-                    vec![(x, *top), (x, *bottom)],
-                    5,
-                    3,
-                    INK.stroke_width(1),
-                ))
-                .map_err(e)?;
-            }
-            let row = (i as i32) % strip_rows;
-            let y = strip_top + 9 + 18 * row;
-            let label = format!("{} s  {}", trim_float(ev.t_s), ev.label);
-            let right = x + 6 + text_width(&label, 12.0) > w - 20;
-            root.draw(&PathElement::new(
-                vec![(x, y), (x, spans.first().map_or(y, |s| s.0))],
-                INK.mix(0.35).stroke_width(1),
+/// The time axis in pixels: (x_lo, x_hi, left pixel, right pixel).
+type XMap = (f64, f64, i32, i32);
+
+/// A panel: its name and legend in its top strip, then its plot over the
+/// shared time axis, y from $lo to $hi, the warm-up shaded. (A macro: the
+/// latency panel's y axis is logarithmic, a different coordinate type.)
+macro_rules! panel {
+    ($f:expr, $area:expr, $name:expr, $entries:expr, $y:expr, ($lo:expr, $hi:expr), $ydesc:expr, $ylabels:expr, $yfmt:expr) => {{
+        let (root, x_lo, x_hi) = ($f.root, $f.x_lo, $f.x_hi);
+        panel_header(root, $area, $name, $entries)?;
+        let mut c = ChartBuilder::on($area)
+            .margin_left(10)
+            .margin_right(30)
+            .margin_top(26)
+            .x_label_area_size(34)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x_lo..x_hi, $y)
+            .map_err(e)?;
+        PANEL_GRID
+            .mesh(&mut c)
+            .x_labels(12)
+            .x_label_formatter(&|v| trim_float(*v))
+            .y_labels($ylabels)
+            .y_label_formatter($yfmt)
+            .y_desc($ydesc)
+            .draw()
+            .map_err(e)?;
+        let top_left = c.backend_coord(&(x_lo, $hi));
+        let warm_end = c.backend_coord(&(0f64.min(x_hi), $lo));
+        if warm_end.0 > top_left.0 {
+            root.draw(&Rectangle::new(
+                [top_left, warm_end],
+                RGBColor(236, 236, 236).filled(),
             ))
             .map_err(e)?;
-            draw_text(
-                root,
-                label,
-                (if right { x - 5 } else { x + 5 }, y),
-                text(
-                    12.0,
-                    INK,
-                    if right { HPos::Right } else { HPos::Left },
-                    VPos::Center,
-                ),
-            )?;
         }
-        Ok(())
-    })
+        $f.spans.push((top_left.1, warm_end.1));
+        c
+    }};
+}
+
+/// Panel 1, requests per second. Every panel has the same margins, so its x
+/// mapping (time → pixel), returned, serves all of them.
+fn rps_panel(f: &mut Frame<'_, '_>, area: &Area<'_>) -> Result<XMap, String> {
+    let (run, s) = (f.run, &f.run.samples);
+    let rps_max = s.iter().map(|x| x.rps).chain(run.rate).fold(1.0, f64::max);
+    let mut entries = vec![(Swatch::Line(RPS_COLOR), "responses/s".to_string())];
+    if let Some(r) = run.rate {
+        entries.push((Swatch::Dashed(INK), format!("offered {} req/s", fmt_rps(r))));
+    }
+    let top = rps_max * 1.15;
+    let c = panel!(
+        f,
+        area,
+        "requests per second",
+        &entries,
+        0f64..top,
+        (0.0, top),
+        "req/s",
+        6,
+        &|v| axis_num(*v)
+    );
+    let (root, x_lo, x_hi) = (f.root, f.x_lo, f.x_hi);
+    if x_lo < 0.0 {
+        let (px, py) = c.backend_coord(&(x_lo, top));
+        draw_text(
+            root,
+            "warm-up",
+            (px + 4, py + 4),
+            text(11.0, MUTED, HPos::Left, VPos::Top),
+        )?;
+    }
+    if let Some(r) = run.rate {
+        root.draw(&DashedPathElement::new(
+            vec![c.backend_coord(&(x_lo, r)), c.backend_coord(&(x_hi, r))],
+            6,
+            4,
+            INK.mix(0.7).stroke_width(1),
+        ))
+        .map_err(e)?;
+    }
+    let pts: Vec<(i32, i32)> = s
+        .iter()
+        .map(|x| c.backend_coord(&(mid(x, run.warmup_s), x.rps)))
+        .collect();
+    root.draw(&PathElement::new(pts, RPS_COLOR.stroke_width(2)))
+        .map_err(e)?;
+    let l = c.backend_coord(&(x_lo, 0.0)).0;
+    let r = c.backend_coord(&(x_hi, 0.0)).0;
+    Ok((x_lo, x_hi, l, r))
+}
+
+/// Panel 2, errors per second, stacked by kind.
+fn errors_panel(f: &mut Frame<'_, '_>, area: &Area<'_>) -> Result<(), String> {
+    let (run, s) = (f.run, &f.run.samples);
+    let kinds = error_kinds(s);
+    let err_max = s
+        .iter()
+        .map(|x| per_second(x.errors.total, x))
+        .fold(0.0, f64::max);
+    let entries: Vec<(Swatch, String)> = kinds
+        .iter()
+        .map(|(k, c)| (Swatch::Box(*c), k.clone()))
+        .collect();
+    let top = (err_max * 1.15).max(1.0);
+    let c = panel!(
+        f,
+        area,
+        "errors per second",
+        &entries,
+        0f64..top,
+        (0.0, top),
+        "errors/s",
+        4,
+        &|v| axis_num(*v)
+    );
+    stacked_seconds(f.root, &c, run, |x| {
+        kinds
+            .iter()
+            .map(|(k, color)| (per_second(error_count(x, k), x), *color))
+            .collect()
+    })?;
+    if kinds.is_empty() {
+        panel_note(f.root, &c, top / 2.0, "no errors")?;
+    }
+    Ok(())
+}
+
+/// The latency panel's y range: whole decades around every p50 and p99.
+fn latency_range(s: &[Sample]) -> (f64, f64) {
+    let lat: Vec<f64> = s
+        .iter()
+        .filter_map(|x| x.latency_ms.as_ref())
+        .flat_map(|l| [l.p50, l.p99])
+        .filter(|v| *v > 0.0)
+        .collect();
+    if lat.is_empty() {
+        (0.1, 1000.0)
+    } else {
+        let lo = decade_below(lat.iter().copied().fold(f64::INFINITY, f64::min) * 0.8);
+        let hi = decade_above(lat.iter().copied().fold(0.0, f64::max) * 1.25);
+        (lo, hi.max(lo * 10.0))
+    }
+}
+
+/// Panel 3, latency, log scale.
+fn latency_panel(f: &mut Frame<'_, '_>, area: &Area<'_>) -> Result<(), String> {
+    let (run, s) = (f.run, &f.run.samples);
+    let (lat_lo, lat_hi) = latency_range(s);
+    let entries = [
+        (Swatch::Line(P99_COLOR), "p99".to_string()),
+        (Swatch::Dashed(P50_COLOR), "p50".to_string()),
+    ];
+    let name = if run.rate.is_some() {
+        "latency, ms (from the intended send time)"
+    } else {
+        "latency, ms"
+    };
+    let c = panel!(
+        f,
+        area,
+        name,
+        &entries,
+        (lat_lo..lat_hi).log_scale(),
+        (lat_lo, lat_hi),
+        "ms (log)",
+        6,
+        &|v| fmt_ms(*v)
+    );
+    let line = |pick: fn(&runfiles::timeline::SampleLatency) -> f64| {
+        runs_of(
+            s.iter()
+                .map(|x| {
+                    x.latency_ms
+                        .as_ref()
+                        .map(|l| c.backend_coord(&(mid(x, run.warmup_s), pick(l).max(lat_lo))))
+                })
+                .collect(),
+        )
+    };
+    for part in line(|l| l.p50) {
+        f.root
+            .draw(&DashedPathElement::new(
+                part,
+                6,
+                4,
+                P50_COLOR.stroke_width(2),
+            ))
+            .map_err(e)?;
+    }
+    for part in line(|l| l.p99) {
+        f.root
+            .draw(&PathElement::new(part, P99_COLOR.stroke_width(2)))
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// Panel 4, the hit ratio.
+fn hits_panel(f: &mut Frame<'_, '_>, area: &Area<'_>) -> Result<(), String> {
+    let (run, s) = (f.run, &f.run.samples);
+    let entries = [(
+        Swatch::Line(HIT_COLOR),
+        "responses with X-Cache: HIT".to_string(),
+    )];
+    let c = panel!(
+        f,
+        area,
+        "cache hit ratio",
+        &entries,
+        0f64..105.0,
+        (0.0, 105.0),
+        "% hits",
+        3,
+        &|v| format!("{v:.0}%")
+    );
+    let pts = runs_of(
+        s.iter()
+            .map(|x| {
+                x.hit_ratio()
+                    .map(|h| c.backend_coord(&(mid(x, run.warmup_s), h * 100.0)))
+            })
+            .collect(),
+    );
+    for part in pts {
+        f.root
+            .draw(&PathElement::new(part, HIT_COLOR.stroke_width(2)))
+            .map_err(e)?;
+    }
+    if !s.iter().any(|x| x.cache_hits > 0) {
+        panel_note(f.root, &c, 50.0, "no X-Cache: HIT responses")?;
+    }
+    Ok(())
+}
+
+/// Panel 5, served by, stacked; the time axis's title under it (the last
+/// panel), centred in a chart `w` pixels wide.
+fn served_by_panel(f: &mut Frame<'_, '_>, area: &Area<'_>, w: i32) -> Result<(), String> {
+    let (run, s) = (f.run, &f.run.samples);
+    let names = instances(s);
+    let entries: Vec<(Swatch, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (Swatch::Box(series_color(i)), n.clone()))
+        .collect();
+    let top = s
+        .iter()
+        .map(|x| per_second(x.served_by.values().sum(), x))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let c = panel!(
+        f,
+        area,
+        "served by (X-Served-By)",
+        &entries,
+        0f64..top,
+        (0.0, top),
+        "req/s",
+        6,
+        &|v| axis_num(*v)
+    );
+    stacked_seconds(f.root, &c, run, |x| {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = per_second(x.served_by.get(n).copied().unwrap_or(0), x);
+                (v, series_color(i))
+            })
+            .collect()
+    })?;
+    if names.is_empty() {
+        panel_note(f.root, &c, top / 2.0, "no X-Served-By header")?;
+    }
+    let (_, b) = c.backend_coord(&(f.x_lo, 0.0));
+    draw_text(
+        f.root,
+        "seconds after the warm-up",
+        ((w - 40) / 2 + 40, b + 30),
+        text(13.0, INK, HPos::Center, VPos::Top),
+    )
+}
+
+/// Events: a dashed line through every panel, the label in the strip above
+/// them (staggered over `strip_rows`, so close events stay readable).
+fn event_lines(
+    f: &Frame<'_, '_>,
+    events: &[Event],
+    xmap: XMap,
+    strip_rows: i32,
+    w: i32,
+) -> Result<(), String> {
+    let root = f.root;
+    let x_px = |x: f64| {
+        let (lo, hi, l, r) = xmap;
+        l + ((x - lo) / (hi - lo) * (r - l) as f64).round() as i32
+    };
+    let strip_top = 64;
+    for (i, ev) in events.iter().enumerate() {
+        let x = x_px(ev.t_s);
+        for (top, bottom) in &f.spans {
+            root.draw(&DashedPathElement::new(
+                vec![(x, *top), (x, *bottom)],
+                5,
+                3,
+                INK.stroke_width(1),
+            ))
+            .map_err(e)?;
+        }
+        let row = (i as i32) % strip_rows;
+        let y = strip_top + 9 + 18 * row;
+        let label = format!("{} s  {}", trim_float(ev.t_s), ev.label);
+        let right = x + 6 + text_width(&label, 12.0) > w - 20;
+        root.draw(&PathElement::new(
+            vec![(x, y), (x, f.spans.first().map_or(y, |s| s.0))],
+            INK.mix(0.35).stroke_width(1),
+        ))
+        .map_err(e)?;
+        draw_text(
+            root,
+            label,
+            (if right { x - 5 } else { x + 5 }, y),
+            text(
+                12.0,
+                INK,
+                if right { HPos::Right } else { HPos::Left },
+                VPos::Center,
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// An axis label: `1,200`, `0.4`.
 fn axis_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        loadgen::summary::thousands(v.abs() as u64)
+        runfiles::thousands(v.abs() as u64)
     } else {
         trim_float(v)
     }
@@ -790,7 +835,7 @@ pub fn markdown(o: &mut String, run: &Run) {
         match errors {
             Some(s) => parts.push(format!(
                 "most errors: {} at t = {} s",
-                loadgen::summary::thousands(s.errors.total),
+                runfiles::thousands(s.errors.total),
                 s.t_s
             )),
             None => parts.push("no errors after the warm-up".into()),

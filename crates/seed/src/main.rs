@@ -24,7 +24,7 @@ struct Args {
     #[arg(long, env = "FK_SEED_USERS", default_value_t = 100_000)]
     users: u64,
     /// The database file to create.
-    #[arg(long, env = "FK_DB", default_value = "data/flickrkillr.db")]
+    #[arg(long, env = "FK_DB", default_value = model::schema::DEFAULT_DB)]
     out: PathBuf,
     /// Where to write the photo pool (default: `photos/` beside OUT). Databases
     /// seeded with the same --rng-seed and --pool can share it.

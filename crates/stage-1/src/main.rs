@@ -62,15 +62,11 @@ fn main() -> anyhow::Result<()> {
     web::init_tracing();
     // Fail at start-up, with a hint, rather than with a 500 per request.
     drop(model::open(&args.db)?);
-    let photos = args
-        .photos
-        .clone()
-        .unwrap_or_else(|| model::schema::default_photos_dir(&args.db));
-    anyhow::ensure!(
-        photos.is_dir(),
-        "photo directory {} does not exist; seed the database first (`cargo run --release -p seed`) or pass --photos",
-        photos.display()
-    );
+    let photos = model::schema::existing_photos_dir(
+        args.photos
+            .clone()
+            .unwrap_or_else(|| model::schema::default_photos_dir(&args.db)),
+    )?;
     let (program, program_args) = match (args.program, args.app.app) {
         (Some(p), _) => (p, Vec::new()),
         (None, peer::App::Python) => peer::Peer::locate(&args.app.peer)?.cgi(),

@@ -45,14 +45,10 @@ use std::sync::Arc;
 use appserver::instance::{INSTANCE_ENV, InstanceArgs};
 use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
-use cluster::nginx::{AppLimits, Base};
-use cluster::stage::{self, Instance, InstanceCommand};
+use cluster::stage::{self, InstanceCommand};
 
 /// Where this stage's nginx listens unless --listen says otherwise.
 const LISTEN: &str = "127.0.0.1:8003";
-
-/// The template of this stage's nginx.conf (its lesson: read it).
-const NGINX_TEMPLATE: &str = "crates/stage-3/templates/nginx.conf";
 
 /// stage-3: several app-server instances behind nginx, sessions in each one's memory.
 #[derive(Parser, Debug)]
@@ -112,74 +108,22 @@ fn instance(a: InstanceArgs) -> anyhow::Result<()> {
 
 /// The supervisor: instances, nginx, until SIGINT/SIGTERM.
 fn supervise(a: Supervise) -> anyhow::Result<()> {
-    let cmd = match a.app.app {
-        peer::App::Rust => InstanceCommand::this_binary(a.serve.to_args(), INSTANCE_ENV)?,
-        peer::App::Python => InstanceCommand::python(
-            &peer::Peer::locate(&a.app.peer)?,
-            "python-3",
-            "memory",
-            a.serve.to_args(),
-            a.serve.gil,
-            INSTANCE_ENV,
-        )?,
-    };
+    let python = a.app.python()?;
+    let cmd = InstanceCommand::for_app(
+        python.as_ref(),
+        "python-3",
+        "memory",
+        a.serve.to_args(),
+        a.serve.gil,
+        INSTANCE_ENV,
+    )?;
     stage::supervise("stage-3", &a.common, web::announce, async |stage| {
-        let instances = stage::instances(stage, &a.common, &cmd).await?;
-        let base = Base::new(
-            stage.name,
-            NGINX_TEMPLATE,
-            &stage.nginx,
-            stage.run_dir.path(),
-            limits(),
-        );
-        let conf = cluster::nginx::render(&NginxConf::new(base, &instances))?;
+        let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
+        let conf = stage_3::nginx::render(&stage.nginx, stage.run_dir.path(), &instances)?;
         stage::start_nginx(stage, &conf).await?;
         Ok(())
     })?;
     Ok(())
-}
-
-/// The app servers' limits nginx must agree with.
-fn limits() -> AppLimits {
-    AppLimits {
-        body_bytes: app::MAX_BODY_BYTES,
-        client_timeout: web::HEADER_READ_TIMEOUT,
-    }
-}
-
-/// `templates/nginx.conf`'s values.
-#[derive(askama::Template)]
-#[template(path = "nginx.conf")]
-struct NginxConf {
-    base: Base,
-    /// Every instance, for the round-robin pool and the backups.
-    instances: Vec<Upstream>,
-    /// The instances whose sessions nginx routes back to them.
-    tagged: Vec<Upstream>,
-}
-
-/// One instance as nginx.conf names it.
-struct Upstream {
-    addr: String,
-    tag: String,
-}
-
-impl NginxConf {
-    fn new(base: Base, instances: &[Instance]) -> Self {
-        let up = |i: &Instance| Upstream {
-            addr: i.addr.clone(),
-            tag: i.tag.clone().unwrap_or_default(),
-        };
-        NginxConf {
-            base,
-            instances: instances.iter().map(up).collect(),
-            tagged: instances
-                .iter()
-                .filter(|i| i.tag.is_some())
-                .map(up)
-                .collect(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -190,49 +134,5 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         Args::command().debug_assert();
-    }
-
-    #[test]
-    fn sticky_config_routes_tags_and_falls_back() {
-        let nginx = cluster::nginx::Nginx::new(
-            std::path::Path::new("sh"),
-            "127.0.0.1:0".parse().unwrap(),
-            2,
-        )
-        .unwrap();
-        let base = Base::new(
-            "stage-3",
-            NGINX_TEMPLATE,
-            &nginx,
-            std::path::Path::new("/run/x y"),
-            limits(),
-        );
-        let inst = |t: &str, a: &str| Instance {
-            tag: Some(t.into()),
-            addr: a.into(),
-            handle: None,
-        };
-        let c = cluster::nginx::render(&NginxConf::new(
-            base,
-            &[inst("i0", "127.0.0.1:9000"), inst("i1", "127.0.0.1:9001")],
-        ))
-        .unwrap();
-        for want in [
-            "upstream pool {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n",
-            "upstream fk_i1 {\n        server 127.0.0.1:9001 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:9000 backup;\n        keepalive 16;",
-            "        ~^i0- fk_i0;\n        ~^i1- fk_i1;\n    }",
-            "default pool;",
-            &format!("listen {} reuseport;", nginx.addr),
-            "proxy_pass http://$fk_upstream;",
-            "pid \"/run/x y/nginx.pid\";",
-            "worker_processes 2;",
-            "client_max_body_size 64k;",
-            "keepalive_timeout 5s;",
-            "proxy_ignore_client_abort on;",
-            "# crates/stage-3/templates/nginx.conf",
-        ] {
-            assert!(c.contains(want), "missing {want:?} in\n{c}");
-        }
-        assert!(!c.contains("{{") && !c.contains("{%"), "{c}");
     }
 }

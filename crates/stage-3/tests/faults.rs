@@ -45,11 +45,7 @@ fn killed_instance_costs_no_failed_get_and_is_restarted() {
 /// The same with the CPython peer's instances (python-3).
 #[test]
 fn killed_python_instance_costs_no_failed_get_and_is_restarted() {
-    let app = testkit::python::app_args();
-    killed_instance(
-        &app.iter().map(String::as_str).collect::<Vec<_>>(),
-        instance_needle(true),
-    );
+    testkit::python::with_app_args(|app| killed_instance(app, instance_needle(true)));
 }
 
 #[test]
@@ -139,19 +135,17 @@ fn sigint_and_sigkill_leave_no_python_instance() {
     if !tools_present(false) {
         return;
     }
-    let app = testkit::python::app_args();
-    let app: Vec<&str> = app.iter().map(String::as_str).collect();
     let site = Site::new(contract::USERS);
-    let stage = start(&site, &app);
-    let pids = tree(&stage, PROCESSES);
-    assert_eq!(
-        children_matching(stage.pid(), instance_needle(true)).len(),
-        2
-    );
-    sigint_leaves_nothing(stage, &pids);
-    let stage = start(&site, &app);
-    let pids = tree(&stage, PROCESSES);
-    sigkill_leaves_nothing(stage, &pids);
+    testkit::python::with_app_args(|app| {
+        stops_cleanly(
+            || start(&site, app),
+            PROCESSES,
+            |stage, _| {
+                let python = children_matching(stage.pid(), instance_needle(true));
+                assert_eq!(python.len(), 2);
+            },
+        )
+    });
 }
 
 #[test]

@@ -22,7 +22,7 @@
 //!   instance logs nobody out (stage-3's stickiness is gone).
 //! - **Writes**: `POST /photo/{id}/comments` replaces the photo's page and
 //!   page data in memcached (versioned by the newest comment id, stored in
-//!   the item flags; see `memcached.rs`) before it answers, so no later
+//!   the item flags; see `memcached/`) before it answers, so no later
 //!   read, through nginx or any instance, can miss the comment.
 //! - **Several memcached servers**: nginx places keys with `hash
 //!   $memcached_key consistent`, and the app with the same ring
@@ -48,7 +48,8 @@ use appserver::{Backends, ServeArgs, Sessions};
 use clap::{Parser, Subcommand};
 use cluster::stage::{self, InstanceCommand, Stage};
 use cluster::{memcached as mcd, ports, probe};
-use stage_4::memcached::{self, PAGE_TTL_SECS, PHOTO_TTL_SECS};
+use stage_4::CacheArgs;
+use stage_4::memcached;
 
 /// Where this stage's nginx listens unless --listen says otherwise.
 const LISTEN: &str = "127.0.0.1:8004";
@@ -111,30 +112,6 @@ struct Supervise {
     /// Passed to every instance.
     #[command(flatten)]
     serve: ServeArgs,
-}
-
-/// Cache lifetimes, passed to every instance.
-#[derive(clap::Args, Debug, Clone)]
-struct CacheArgs {
-    /// Seconds a page (and its data) stays cached. Comments replace their
-    /// photo's page at once; this bounds staleness of anything else.
-    #[arg(long, env = "FK_PAGE_TTL", default_value_t = PAGE_TTL_SECS)]
-    page_ttl: u32,
-    /// Seconds photo bytes stay cached (photo files never change).
-    #[arg(long, env = "FK_PHOTO_TTL", default_value_t = PHOTO_TTL_SECS)]
-    photo_ttl: u32,
-}
-
-impl CacheArgs {
-    /// These options as an instance's command line.
-    fn to_args(&self) -> Vec<std::ffi::OsString> {
-        vec![
-            "--page-ttl".into(),
-            self.page_ttl.to_string().into(),
-            "--photo-ttl".into(),
-            self.photo_ttl.to_string().into(),
-        ]
-    }
 }
 
 /// One instance's options: the shared ones, plus where memcached is.
@@ -240,6 +217,15 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
     };
     let mut options = a.serve.to_args();
     options.extend(a.cache.to_args());
+    let python = a.app.python()?;
+    let cmd = InstanceCommand::for_app(
+        python.as_ref(),
+        "python-4",
+        "memcached",
+        options,
+        a.serve.gil,
+        INSTANCE_ENV,
+    )?;
     if memcached_bin.is_some() {
         // Say whether memcached can hold the whole site (a quick sample).
         let photos = a.serve.photos_dir();
@@ -260,10 +246,6 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
             }
         }
     }
-    let python = match a.app.app {
-        peer::App::Rust => None,
-        peer::App::Python => Some(peer::Peer::locate(&a.app.peer)?),
-    };
     stage::supervise("stage-4", &a.common, web::announce, async |stage| {
         let servers = match &memcached_bin {
             Some(bin) => vec![start_memcached(stage, bin, a.memcached_mb).await?],
@@ -276,22 +258,11 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
                 a.memcached.clone()
             }
         };
-        let mut options = options.clone();
-        options.extend(["--memcached".into(), servers.join(",").into()]);
-        let cmd = match &python {
-            None => InstanceCommand::this_binary(options, INSTANCE_ENV)?,
-            Some(p) => InstanceCommand::python(
-                p,
-                "python-4",
-                "memcached",
-                options,
-                a.serve.gil,
-                INSTANCE_ENV,
-            )?,
-        };
-        let instances = stage::instances(stage, &a.common, &cmd).await?;
-        let addrs = instances.iter().map(|i| i.addr.clone()).collect();
-        let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), addrs, servers)?;
+        let mut cmd = cmd.clone();
+        cmd.options
+            .extend(["--memcached".into(), servers.join(",").into()]);
+        let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
+        let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), &instances, servers)?;
         stage::start_nginx(stage, &conf).await?;
         Ok(())
     })?;

@@ -1,7 +1,8 @@
 //! stage-4's `nginx.conf`: `templates/nginx.conf` (read it: it is the
 //! lesson), rendered with the stage's addresses.
 
-use cluster::nginx::{AppLimits, Base, Nginx};
+use cluster::nginx::{Base, Nginx};
+use cluster::stage::Instance;
 
 use crate::keys;
 
@@ -32,24 +33,16 @@ pub struct NginxConf {
     pub photo_max_age: u32,
 }
 
-/// The app servers' limits nginx must agree with.
-pub fn limits() -> AppLimits {
-    AppLimits {
-        body_bytes: app::MAX_BODY_BYTES,
-        client_timeout: web::HEADER_READ_TIMEOUT,
-    }
-}
-
 /// The whole configuration for `nginx` in `run_dir`.
 pub fn render(
     nginx: &Nginx,
     run_dir: &std::path::Path,
-    instances: Vec<String>,
+    instances: &[Instance],
     memcached: Vec<String>,
 ) -> Result<String, cluster::ClusterError> {
     cluster::nginx::render(&NginxConf {
-        base: Base::new("stage-4", TEMPLATE, nginx, run_dir, limits()),
-        instances,
+        base: appserver::instance::nginx_base("stage-4", TEMPLATE, nginx, run_dir),
+        instances: instances.iter().map(|i| i.addr.clone()).collect(),
         memcached,
         key_rule: keys::NGINX_KEY,
         photo_max_age: app::PHOTO_MAX_AGE_SECS,
@@ -62,31 +55,23 @@ mod tests {
 
     #[test]
     fn config_places_keys_like_the_app() {
-        let n = Nginx::new(
-            std::path::Path::new("sh"),
-            "127.0.0.1:0".parse().unwrap(),
-            2,
-        )
-        .unwrap();
-        let c = render(
-            &n,
-            std::path::Path::new("/run/x"),
-            vec!["127.0.0.1:9000".into(), "127.0.0.1:9001".into()],
-            vec!["127.0.0.1:21211".into(), "127.0.0.1:21212".into()],
-        )
-        .unwrap();
-        for want in [
-            "hash $memcached_key consistent;\n        server 127.0.0.1:21211 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:21212 max_fails=1 fail_timeout=1s;\n        keepalive 64;",
-            "upstream app {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;",
-            "set $memcached_key \"$uri?$args\";",
-            "error_page 404 418 502 504 = @app;",
-            "default_type \"text/html; charset=utf-8\";",
-            "add_header Cache-Control \"public, max-age=86400\";",
-            "keepalive_timeout 5s;",
-            &format!("listen {} reuseport;", n.addr),
-        ] {
-            assert!(c.contains(want), "missing {want:?} in\n{c}");
-        }
-        assert!(!c.contains("{{") && !c.contains("{%"), "{c}");
+        use testkit::stages::upstream;
+        let n = testkit::stages::config_nginx();
+        let apps = ["127.0.0.1:9000", "127.0.0.1:9001"].map(|a| upstream(a, None));
+        let memcached = vec!["127.0.0.1:21211".into(), "127.0.0.1:21212".into()];
+        let c = render(&n, std::path::Path::new("/run/x"), &apps, memcached).unwrap();
+        testkit::stages::assert_conf_has(
+            &c,
+            &[
+                "hash $memcached_key consistent;\n        server 127.0.0.1:21211 max_fails=1 fail_timeout=1s;\n        server 127.0.0.1:21212 max_fails=1 fail_timeout=1s;\n        keepalive 64;",
+                "upstream app {\n        server 127.0.0.1:9000 max_fails=1 fail_timeout=1s;",
+                "set $memcached_key \"$uri?$args\";",
+                "error_page 404 418 502 504 = @app;",
+                "default_type \"text/html; charset=utf-8\";",
+                "add_header Cache-Control \"public, max-age=86400\";",
+                "keepalive_timeout 5s;",
+                &format!("listen {} reuseport;", n.addr),
+            ],
+        );
     }
 }

@@ -113,44 +113,37 @@ fn killed_instance_costs_no_failed_get() {
 /// memcached, so the other instance serves the logged-in visitor.
 #[test]
 fn killed_python_instance_costs_no_failed_get() {
-    let app = testkit::python::app_args();
-    killed_instance(
-        &app.iter().map(String::as_str).collect::<Vec<_>>(),
-        instance_needle(true),
-    );
+    testkit::python::with_app_args(|app| killed_instance(app, instance_needle(true)));
 }
 
 /// memcached, 2 instances, nginx's master and worker.
 const PROCESSES: usize = 5;
 
-fn stops_cleanly(app: &[&str]) {
+fn stops_cleanly_with(app: &[&str]) {
     if !tools_present(true) {
         return;
     }
     let site = Site::new(contract::USERS);
-    let stage = Running::start(BIN, &args(&site, app));
-    let pids = tree(&stage, PROCESSES);
-    assert_eq!(
-        pids.iter()
-            .filter(|p| cmdline(**p).contains("memcached -l"))
-            .count(),
-        1
+    stops_cleanly(
+        || Running::start(BIN, &args(&site, app)),
+        PROCESSES,
+        |_, pids| {
+            let memcached = pids
+                .iter()
+                .filter(|p| cmdline(**p).contains("memcached -l"));
+            assert_eq!(memcached.count(), 1);
+        },
     );
-    sigint_leaves_nothing(stage, &pids);
-    let stage = Running::start(BIN, &args(&site, app));
-    let pids = tree(&stage, PROCESSES);
-    sigkill_leaves_nothing(stage, &pids);
 }
 
 #[test]
 fn sigint_and_sigkill_leave_nothing_memcached_included() {
-    stops_cleanly(&[]);
+    stops_cleanly_with(&[]);
 }
 
 #[test]
 fn sigint_and_sigkill_leave_no_python_instance() {
-    let app = testkit::python::app_args();
-    stops_cleanly(&app.iter().map(String::as_str).collect::<Vec<_>>());
+    testkit::python::with_app_args(stops_cleanly_with);
 }
 
 #[test]

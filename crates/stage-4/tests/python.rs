@@ -3,14 +3,6 @@
 //! and supervisor, against the contract suite (with stage-4's exemption:
 //! `stage_4::nginx::HALF_CLOSE`, a property of nginx, not of the app).
 testkit::contract_suite!(
-    |site| {
-        let mut extra = testkit::python::app_args();
-        extra.extend(["--instances".into(), "2".into()]);
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        testkit::Running::start(
-            env!("CARGO_BIN_EXE_stage-4"),
-            &testkit::stages::args(site, &extra),
-        )
-    },
+    |site| testkit::python::start_stage(env!("CARGO_BIN_EXE_stage-4"), site, &["--instances", "2"]),
     exempt = &[("half-close", stage_4::nginx::HALF_CLOSE)]
 );

@@ -111,7 +111,13 @@ async fn the_ring_places_every_key_where_nginx_looks_for_it() {
             let _ = s.write_all(reply);
         }
     });
-    let text = stage_4::nginx::render(&nginx, run.path(), vec![app_addr], servers.clone()).unwrap();
+    let text = stage_4::nginx::render(
+        &nginx,
+        run.path(),
+        &[testkit::stages::upstream(&app_addr, None)],
+        servers.clone(),
+    )
+    .unwrap();
     let conf = run.write("nginx.conf", &text).unwrap();
     let h = sup.start(nginx.spec(run.path(), &conf)).unwrap();
     let addr = nginx.addr.to_string();

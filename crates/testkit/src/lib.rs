@@ -11,6 +11,8 @@
 //! - [`http`]: the one blocking HTTP/1.1 client of the tests and checks
 //!   ([`http_client`], one connection per request), so tests see exactly
 //!   the bytes a stage sends.
+//! - [`settings`]: a supervisor's forwarded options round-trip through
+//!   their command line.
 //! - [`contract`]: the checks of the [`contract`] crate (the ones `loadgen
 //!   verify` runs), one `#[test]` each, against every stage. A stage joins
 //!   with one line in its `tests/contract.rs`:
@@ -26,6 +28,7 @@ pub mod http;
 pub mod inproc;
 pub mod pinning;
 pub mod python;
+pub mod settings;
 pub mod stages;
 
 use std::io::{BufRead, BufReader};

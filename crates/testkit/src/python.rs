@@ -30,6 +30,22 @@ pub fn app_args() -> Vec<String> {
     ]
 }
 
+/// Runs `f` with [`app_args`], as the `&str`s a stage's arguments take.
+pub fn with_app_args<R>(f: impl FnOnce(&[&str]) -> R) -> R {
+    let app = app_args();
+    f(&app.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A stage binary `bin` running the peer (`--app python`) for `site`,
+/// plus `extra` options.
+pub fn start_stage(bin: &str, site: &Site, extra: &[&str]) -> Running {
+    with_app_args(|app| {
+        let mut all = app.to_vec();
+        all.extend(extra);
+        Running::start(bin, &crate::stages::args(site, &all))
+    })
+}
+
 /// python-2: one CherryPy process serving `site` (sessions in SQLite), on
 /// port 0, plus `extra` options.
 pub fn start_server(site: &Site, extra: &[&str]) -> Running {

@@ -261,3 +261,49 @@ pub fn sigkill_leaves_nothing(stage: crate::Running, pids: &[u32]) {
     crate::signal(stage.pid(), libc::SIGKILL);
     assert_all_gone(pids, Duration::from_secs(5), "orphans after SIGKILL");
 }
+
+/// SIGINT to a stage started by `start`, then, started again, SIGKILL:
+/// neither leaves any of the (at least `processes`) processes of its tree
+/// behind. `check` looks at the first start's tree before the SIGINT.
+pub fn stops_cleanly(
+    start: impl Fn() -> crate::Running,
+    processes: usize,
+    check: impl FnOnce(&crate::Running, &[u32]),
+) {
+    let stage = start();
+    let pids = tree(&stage, processes);
+    check(&stage, &pids);
+    sigint_leaves_nothing(stage, &pids);
+    let stage = start();
+    let pids = tree(&stage, processes);
+    sigkill_leaves_nothing(stage, &pids);
+}
+
+/// An nginx for rendering a configuration in a test (never started: `sh`
+/// stands for its binary), on a free loopback port, with 2 workers.
+pub fn config_nginx() -> cluster::nginx::Nginx {
+    cluster::nginx::Nginx::new(
+        std::path::Path::new("sh"),
+        "127.0.0.1:0".parse().expect("an address"),
+        2,
+    )
+    .expect("a free port")
+}
+
+/// An instance at `addr` as a stage's nginx.conf names it, tagged `tag`.
+pub fn upstream(addr: &str, tag: Option<&str>) -> cluster::stage::Instance {
+    cluster::stage::Instance {
+        tag: tag.map(str::to_owned),
+        addr: addr.into(),
+        handle: None,
+    }
+}
+
+/// Asserts that a rendered configuration holds every line of `want` and
+/// no template syntax left unrendered.
+pub fn assert_conf_has(conf: &str, want: &[&str]) {
+    for w in want {
+        assert!(conf.contains(w), "missing {w:?} in\n{conf}");
+    }
+    assert!(!conf.contains("{{") && !conf.contains("{%"), "{conf}");
+}

@@ -1,5 +1,5 @@
 """The app's side of memcached (python-4), as
-``crates/stage-4/src/memcached.rs``: a client shared by every worker
+``crates/stage-4/src/memcached/``: a client shared by every worker
 thread, and the three stores built on it —
 :class:`Pages` (the page cache), :class:`Photos` (the photo store) and
 :class:`McSessions` (the session store).

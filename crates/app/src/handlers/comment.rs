@@ -5,6 +5,7 @@
 //! data *before* answering, so no read after the redirect can see the page
 //! without the comment — through nginx or through any instance.
 
+use crate::addr::{PageAddr, photo_path};
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::handlers::{login, photo};
@@ -34,7 +35,10 @@ pub fn post(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Res
     if ctx.svc.cache.enabled() {
         publish_photo(ctx, id)?;
     }
-    Ok(Response::see_other(format!("/photo/{id}#c{comment_id}")))
+    Ok(Response::see_other(format!(
+        "{}#c{comment_id}",
+        photo_path(id)
+    )))
 }
 
 /// Re-reads the photo page after the commit and publishes both the page
@@ -43,7 +47,7 @@ fn publish_photo(ctx: &mut Ctx<'_, '_>, id: i64) -> AppResult<()> {
     let Some(page) = ctx.io("query", |s| model::queries::photo_page(s.db, id))? else {
         return Ok(());
     };
-    let addr = crate::cache::photo_page(id);
+    let addr = PageAddr::photo(id);
     let version = page.version as u64;
     let data = ctx
         .cpu("encode", || serde_json::to_vec(&page))

@@ -1,5 +1,6 @@
 //! `GET /photo/{id}`: a photo, its owner and its newest comments.
 
+use crate::addr::photo_path;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::http::{Request, Response};
@@ -15,14 +16,9 @@ pub(crate) fn parse_id(s: &str) -> AppResult<i64> {
         ))
 }
 
-/// The canonical path of a photo page (what a comment write updates).
-pub(crate) fn path(id: i64) -> String {
-    format!("/photo/{id}")
-}
-
 pub fn get(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, id: &str) -> AppResult<Response> {
     let id = ctx.cpu("parse", || parse_id(id))?;
-    let addr = pages::addr(ctx, || path(id), String::new);
+    let addr = pages::addr(ctx, || photo_path(id), String::new);
     ctx.load_viewer(req, addr.as_ref())?;
     let data = pages::page_data(
         ctx,
