@@ -10,6 +10,9 @@ pub enum ClusterError {
     /// A command line that cannot work.
     #[error("{0}")]
     Usage(&'static str),
+    /// --cpus names CPUs this process may not use.
+    #[error(transparent)]
+    Cpus(#[from] cpus::Error),
     /// A system tool (nginx, memcached) is missing.
     #[error("{tool} is not installed (looked for {looked}); install it with `{install}`")]
     NotInstalled {

@@ -25,8 +25,9 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one readiness probe may wait for its answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// App-server instances a balanced stage starts: one per core, the talk's
-/// "run multiple instances" to get past the GIL.
+/// App-server instances a balanced stage starts: one per core of the
+/// talk's dual-core machine, its "run multiple instances" to get past the
+/// GIL. With `--cpus LIST`, one per CPU of the list instead.
 pub const DEFAULT_INSTANCES: usize = 2;
 
 /// The supervisor's options, the same in stage-3 and stage-4 (each stage
@@ -37,9 +38,10 @@ pub struct SupervisorArgs {
     /// is printed as `listening on http://ADDR`).
     #[arg(long, env = "FK_LISTEN")]
     pub listen: String,
-    /// App-server instances to start (one per core is the talk's advice).
-    #[arg(long, env = "FK_INSTANCES", default_value_t = DEFAULT_INSTANCES)]
-    pub instances: usize,
+    /// App-server instances to start (one per core is the talk's advice;
+    /// default: one per CPU of --cpus, else 2, the talk's dual core).
+    #[arg(long, env = "FK_INSTANCES")]
+    pub instances: Option<usize>,
     /// Balance these already-running instances (`host:port,…`) instead of
     /// starting any; each must have been started with its own --tag.
     #[arg(long, env = "FK_UPSTREAM", value_delimiter = ',')]
@@ -47,13 +49,37 @@ pub struct SupervisorArgs {
     /// The nginx binary.
     #[arg(long, env = "FK_NGINX", default_value = crate::nginx::PROGRAM)]
     pub nginx: PathBuf,
-    /// nginx worker processes.
-    #[arg(long, env = "FK_NGINX_WORKERS", default_value_t = crate::nginx::DEFAULT_WORKERS)]
-    pub nginx_workers: usize,
+    /// nginx worker processes (default: one per CPU of --cpus, else 2).
+    #[arg(long, env = "FK_NGINX_WORKERS")]
+    pub nginx_workers: Option<usize>,
+    /// Run only on these CPUs (`0,1`, `2-3`): the supervisor and everything
+    /// it starts (nginx's master and workers, memcached, every instance,
+    /// CPython's included) inherit the mask (`cpus` crate). Default: all.
+    #[arg(long, env = "FK_CPUS")]
+    pub cpus: Option<cpus::CpuList>,
     /// Directory for nginx.conf, nginx's pid and temporary files (default:
     /// a fresh temporary directory, removed at exit).
     #[arg(long, env = "FK_RUN_DIR")]
     pub run_dir: Option<PathBuf>,
+}
+
+impl SupervisorArgs {
+    /// Instances to start: --instances, else one per CPU of --cpus, else
+    /// [`DEFAULT_INSTANCES`].
+    pub fn instance_count(&self) -> usize {
+        self.instances
+            .unwrap_or_else(|| self.cpus.as_ref().map_or(DEFAULT_INSTANCES, |c| c.len()))
+    }
+
+    /// nginx's `worker_processes`: --nginx-workers, else one per CPU of
+    /// --cpus, else [`crate::nginx::DEFAULT_WORKERS`].
+    pub fn worker_count(&self) -> usize {
+        self.nginx_workers.unwrap_or_else(|| {
+            self.cpus
+                .as_ref()
+                .map_or(crate::nginx::DEFAULT_WORKERS, |c| c.len())
+        })
+    }
 }
 
 /// Parses a balanced stage's command line, with `listen` as the default
@@ -100,11 +126,13 @@ pub fn supervise(
     announce: fn(SocketAddr),
     start: impl AsyncFnOnce(&mut Stage) -> Result<(), ClusterError>,
 ) -> Result<(), ClusterError> {
-    if a.instances == 0 && a.upstream.is_empty() {
+    if a.instance_count() == 0 && a.upstream.is_empty() {
         return Err(ClusterError::Usage(
             "--instances must be at least 1 (or list running instances with --upstream)",
         ));
     }
+    // Before any thread or child exists: all of them inherit the mask.
+    cpus::pin_if(a.cpus.as_ref()).map_err(ClusterError::Cpus)?;
     // Names are resolved here, before the runtime: a lookup blocks.
     let listen = ports::resolve(&a.listen)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -117,7 +145,7 @@ pub fn supervise(
             name,
             sup: Supervisor::new(),
             held: HeldSockets::default(),
-            nginx: Nginx::new(&a.nginx, listen, a.nginx_workers)?,
+            nginx: Nginx::new(&a.nginx, listen, a.worker_count())?,
             run_dir: RunDir::new(a.run_dir.as_deref(), &format!("flickrkillr-{name}-"))?,
         };
         let addr = stage.nginx.addr;
@@ -358,7 +386,7 @@ pub async fn instances(
     valid_tag: fn(&str) -> bool,
 ) -> Result<Vec<Instance>, ClusterError> {
     let instances = if a.upstream.is_empty() {
-        start_local_instances(stage, a.instances, cmd).await?
+        start_local_instances(stage, a.instance_count(), cmd).await?
     } else {
         remote_instances(&a.upstream, valid_tag).await?
     };

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use runfiles::Role;
 
-use crate::lessons::Col;
 use crate::fmt::fmt_ms;
+use crate::lessons::Col;
 use crate::{Run, Tool};
 
 const OPEN: &str = "<!-- fig: ";

@@ -47,3 +47,30 @@ pub fn assert_tree_pinned(pid: u32, want: &str, min_processes: usize) {
         );
     }
 }
+
+/// A balanced stage (`bin`: stage-3 or stage-4) started with `--cpus` of
+/// one CPU, with the Rust app and then with the CPython peer: every thread
+/// of the supervisor, nginx's master and worker, memcached (stage-4) and the
+/// instance runs on that CPU, and one CPU means one instance and one nginx
+/// worker (their defaults follow the list).
+pub fn assert_balanced_stage_pinned(bin: &str, memcached: bool) {
+    if !crate::stages::tools_present(memcached) {
+        return;
+    }
+    let site = crate::Site::new(5);
+    let cpu = one_cpu();
+    // supervisor, nginx master, one worker, one instance (+ memcached)
+    let min = 4 + usize::from(memcached);
+    for python in [false, true] {
+        let s = if python {
+            crate::python::start_stage(bin, &site, &["--cpus", &cpu])
+        } else {
+            crate::Running::start(bin, &crate::stages::args(&site, &["--cpus", &cpu]))
+        };
+        assert_eq!(s.get("/").status, 200);
+        assert_tree_pinned(s.pid(), &cpu, min);
+        let workers = crate::stages::children_matching(s.pid(), "nginx: worker").len();
+        assert_eq!(workers, 1, "one CPU, one nginx worker (python: {python})");
+        s.stop(std::time::Duration::from_secs(20));
+    }
+}
