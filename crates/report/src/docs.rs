@@ -61,26 +61,37 @@ pub fn committed_run(root: &Path) -> Result<PathBuf, String> {
 
 /// Rewrites every `fig` span of `text` from `run`.
 pub fn fill_figures(text: &str, run: &Run) -> Result<String, String> {
+    rewrite_marked(text, OPEN, CLOSE, |key| figure(run, key))
+}
+
+/// Rewrites every `OPEN KEY -->…CLOSE` of `text`: what stands between the
+/// marker and `CLOSE` becomes `generate(KEY)`. A marker without its own
+/// `CLOSE` (before the next marker) is an error.
+pub fn rewrite_marked(
+    text: &str,
+    open: &str,
+    close: &str,
+    mut generate: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find(OPEN) {
+    while let Some(start) = rest.find(open) {
         let (before, after) = rest.split_at(start);
         out.push_str(before);
-        let body = &after[OPEN.len()..];
+        let body = &after[open.len()..];
         let key_end = body
-            .find(" -->")
-            .ok_or("a `<!-- fig:` marker is not closed")?;
+            .find("-->")
+            .ok_or_else(|| format!("a `{}` marker is not closed", open.trim()))?;
         let key = body[..key_end].trim();
-        let value_start = key_end + " -->".len();
+        let value_start = key_end + "-->".len();
         let end = body[value_start..]
-            .find(CLOSE)
-            .ok_or_else(|| format!("figure `{key}` has no `{CLOSE}`"))?;
-        if body[value_start..value_start + end].contains(OPEN) {
-            return Err(format!("figure `{key}` has no `{CLOSE}` before the next"));
+            .find(close)
+            .ok_or_else(|| format!("`{key}` has no `{close}`"))?;
+        if body[value_start..value_start + end].contains(open) {
+            return Err(format!("`{key}` has no `{close}` before the next marker"));
         }
-        let value = figure(run, key)?;
-        let _ = write!(out, "{OPEN}{key} -->{value}{CLOSE}");
-        rest = &body[value_start + end + CLOSE.len()..];
+        let _ = write!(out, "{open}{key} -->{}{close}", generate(key)?);
+        rest = &body[value_start + end + close.len()..];
     }
     out.push_str(rest);
     Ok(out)

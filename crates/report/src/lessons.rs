@@ -789,36 +789,13 @@ pub fn machine_line(run: &Run) -> String {
 
 /// Rewrites every answer block of `text` from `run`; the new text.
 pub fn fill(text: &str, run: &Run) -> Result<String, String> {
-    const OPEN: &str = "<!-- answer: ";
-    const CLOSE: &str = "<!-- /answer -->";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(OPEN) {
-        let (before, after) = rest.split_at(start);
-        out.push_str(before);
-        let body = &after[OPEN.len()..];
-        let id_end = body
-            .find("-->")
-            .ok_or("an `<!-- answer:` marker is not closed")?;
-        let id = body[..id_end].trim();
+    let out = crate::docs::rewrite_marked(text, "<!-- answer: ", "<!-- /answer -->", |id| {
         if id.is_empty() {
             return Err("an `<!-- answer: -->` marker names no lesson".into());
         }
         let lesson = find(id).ok_or_else(|| format!("no lesson {id:?} (answer marker)"))?;
-        let end = body
-            .find(CLOSE)
-            .ok_or_else(|| format!("answer {id} has no `{CLOSE}`"))?;
-        // The block's own end, not the next block's.
-        if body[..end].contains(OPEN) {
-            return Err(format!(
-                "answer {id} has no `{CLOSE}` before the next answer"
-            ));
-        }
-        let _ = write!(out, "{OPEN}{id} -->\n{}", answer(run, lesson));
-        out.push_str(CLOSE);
-        rest = &body[end + CLOSE.len()..];
-    }
-    out.push_str(rest);
+        Ok(format!("\n{}", answer(run, lesson)))
+    })?;
     crate::docs::fill_figures(&out, run)
 }
 
