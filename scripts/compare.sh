@@ -8,6 +8,7 @@
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
 #                      [--server-cpus LIST --load-cpus LIST | --shared-cpus]
+#                      [--load-netns]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -40,6 +41,13 @@
 # choose the lists (`0,1`, `2-3`), --shared-cpus forces the shared layout.
 # Processes are pinned with taskset (the mask is inherited by every child:
 # nginx's workers, memcached, the instances, CGI programs, CPython).
+#
+# --load-netns (root): the load tools on a "load host" of their own, a
+# network namespace joined to the server's namespace by a veth pair
+# (server 10.200.0.1, load 10.200.0.2; both namespaces made by this run and
+# removed at its end, never another address), so no load tool shares the
+# server's loopback; with --server-cpus/--load-cpus on a machine with
+# enough cores, this is the measured "load tool elsewhere".
 # Exits non-zero if any row failed; the last lines say where it wrote.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,7 +108,8 @@ REPEAT_TOOLS="loadgen-realistic wrk"
 SERVER_CPUS=""
 LOAD_CPUS=""
 SHARED_CPUS=0
-usage() { sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; }
+LOAD_NETNS=0
+usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus)
@@ -120,6 +129,7 @@ while [ $# -gt 0 ]; do
     --server-cpus) SERVER_CPUS=$2; shift ;;
     --load-cpus) LOAD_CPUS=$2; shift ;;
     --shared-cpus) SHARED_CPUS=1 ;;
+    --load-netns) LOAD_NETNS=1 ;;
     --repeat) REPEAT=$2; shift
       case "$REPEAT" in ''|*[!0-9]*|0) echo "compare.sh: --repeat needs a whole number of at least 1, not '$REPEAT'" >&2; exit 2 ;; esac ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
@@ -201,6 +211,7 @@ else
   LAYOUT="server on CPUs ${SERVER_CPUS:-any}, load tools on CPUs ${LOAD_CPUS:-any}"
 fi
 
+
 secs() { case "$1" in *ms) echo 1 ;; *m) echo $(( ${1%m} * 60 )) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DUR_S=$(secs "$DURATION")
 
@@ -226,6 +237,7 @@ part_done() { printf '%s\t%s\n' "$1" "$(( $(date +%s) - $2 ))" >> "$TIMING"; }
 
 # ---- cleanup: nothing we started outlives the script -------------------------
 STARTED=()   # pids of process groups we started (each via setsid)
+NETNS=()     # network namespaces this run made (--load-netns)
 stop_group() {
   local pid=$1 grace=${2:-20} i
   kill -TERM "$pid" 2>/dev/null || return 0
@@ -243,9 +255,41 @@ cleanup() {
   done
   sleep 0.5
   for pid in "${STARTED[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  # The namespaces this run made (--load-netns); the veth pair goes with them.
+  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
+
+# ---- the load host (--load-netns) ------------------------------------------------
+# Two namespaces of this run's own, joined by a veth pair: the servers
+# listen on SERVER_ADDR inside one, the load tools run inside the other.
+LISTEN_HOST=127.0.0.1
+IN_SRV=()        # runs a command in the server's namespace (empty: this one)
+LOADGEN_NET=()   # loadgen refuses a non-loopback URL unless told
+if [ "$LOAD_NETNS" = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "compare.sh: --load-netns needs root (it creates network namespaces); run it as root, or without --load-netns" >&2; exit 2; }
+  command -v ip > /dev/null || { echo "compare.sh: --load-netns needs ip (sudo apt-get install -y iproute2)" >&2; exit 2; }
+  SRV_NS=fk-srv-$$ LOAD_NS=fk-load-$$ SERVER_ADDR=10.200.0.1 LOAD_ADDR=10.200.0.2
+  netns_err=$(mktemp)
+  if ! { ip netns add "$SRV_NS" && NETNS+=("$SRV_NS") && ip netns add "$LOAD_NS" && NETNS+=("$LOAD_NS") \
+      && ip link add "fk$$s" type veth peer name "fk$$l" \
+      && ip link set "fk$$s" netns "$SRV_NS" && ip link set "fk$$l" netns "$LOAD_NS" \
+      && ip -n "$SRV_NS" addr add "$SERVER_ADDR/30" dev "fk$$s" && ip -n "$LOAD_NS" addr add "$LOAD_ADDR/30" dev "fk$$l" \
+      && ip -n "$SRV_NS" link set "fk$$s" up && ip -n "$LOAD_NS" link set "fk$$l" up \
+      && ip -n "$SRV_NS" link set lo up && ip -n "$LOAD_NS" link set lo up; } 2> "$netns_err"; then
+    echo "compare.sh: --load-netns: this machine does not let us make network namespaces: $(cat "$netns_err")" >&2
+    for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -f "$netns_err"; exit 2
+  fi
+  rm -f "$netns_err"
+  LISTEN_HOST=$SERVER_ADDR
+  IN_SRV=(ip netns exec "$SRV_NS")
+  SERVER=("${IN_SRV[@]}" "${SERVER[@]}")
+  LOAD=(ip netns exec "$LOAD_NS" "${LOAD[@]}")
+  LOADGEN_NET=(--allow-remote)
+  LAYOUT="$LAYOUT; load tools on a load host of their own (network namespace $LOAD_NS, $LOAD_ADDR, veth to the server's namespace, $SERVER_ADDR)"
+fi
 
 # All descendants of a pid (to check none is left after a stop).
 descendants() {
@@ -387,8 +431,8 @@ PYF=$(sed -n 's/^pub const CPYTHON_FACTOR: u32 = \([0-9]*\);.*/\1/p;T;q' crates/
 # The user page as stage-2 renders it: the static ceilings serve the same bytes.
 log "capturing the user page for the static ceilings"
 cp "$DB" "$TMP/page.db"
-if start page "$TMP/page.log" "$BIN/stage-2" --db "$TMP/page.db" --photos "$DATA/photos" --listen 127.0.0.1:0; then
-  curl -s "$URL$USER_PATH" -o "$TMP/page.html"
+if start page "$TMP/page.log" "$BIN/stage-2" --db "$TMP/page.db" --photos "$DATA/photos" --listen "$LISTEN_HOST:0"; then
+  "${IN_SRV[@]}" curl -s "$URL$USER_PATH" -o "$TMP/page.html"
   stop || true
 fi
 PAGE_BYTES=$(stat -c %s "$TMP/page.html" 2>/dev/null || echo 5000)
@@ -413,12 +457,12 @@ measure() { # row url db(or -) realistic(yes/no)
   local row=$1 url=$2 db=$3 realistic=$4
   if [ "$realistic" = yes ] && wanted loadgen-realistic; then
     log "$row: loadgen realistic"
-    cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+    cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-realistic.json" "$url/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
   fi
   if wanted loadgen-single; then
     log "$row: loadgen single"
-    cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+    cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-single.json" "$url$USER_PATH" > "$RAW/$row.loadgen-single.txt" 2>&1 || true
   fi
   if wanted ab-k; then
@@ -444,7 +488,7 @@ sweep() { # row url db
   for r in $RATE_LIST; do
     log "$row: $r req/s offered"
     json="$RAW/$row.rate-$r.json"
-    load "$BIN/loadgen" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
+    load "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$db" --rate "$r" -c "$CONC" -d "$RATE_DUR" -w "$RATE_WARMUP" --quiet \
       --json "$json" "$url/" > "$RAW/$row.rate-$r.txt" 2>&1 || true
     if ! "$BIN/report" sustained "$json" >> "$RAW/$row.rates.txt" 2>&1; then
       log "$row: $r req/s not sustained: the sweep stops"
@@ -460,14 +504,14 @@ stage_row() { # row db cmd...
   copy="$TMP/$row.db"
   cp "$db" "$copy"
   for a in "$@"; do cmd+=("${a//@DB@/$copy}"); done
-  if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen 127.0.0.1:0; then
+  if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen "$LISTEN_HOST:0"; then
     row_line "$row" "$stage" "$desc" "$talk" failed "did not start: $(tail -n 2 "$RAW/$row.log" | tr '\t\n' '  ')"
     FAILED=1; stop || true; return
   fi
   # stage-4's documented exemption (crates/stage-4/src/nginx.rs, HALF_CLOSE):
   # nginx's memcached module abandons half-closed clients.
   [ "$stage" = 4 ] && skip=(--skip half-close)
-  if ! load "$BIN/loadgen" verify "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
+  if ! load "$BIN/loadgen" verify "${LOADGEN_NET[@]}" "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
     row_line "$row" "$stage" "$desc" "$talk" failed "verification failed: $(grep -m1 -i 'fail' "$RAW/$row.verify.txt" | tr '\t' ' ')"
     FAILED=1; stop || true; return
   fi
@@ -475,7 +519,7 @@ stage_row() { # row db cmd...
     # The realistic mix only, after a warm-up long enough for the hit ratio
     # to settle; the timeline shows (and the report checks) that it did.
     log "$row: loadgen realistic after $WARM_WARMUP of warm-up"
-    cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
+    cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
       --timeline --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
   else
     measure "$row" "$URL" "$copy" yes
@@ -502,11 +546,11 @@ fault_row() { # row victim-label needle-in-its-command-line cmd...
   copy="$TMP/$row.db"
   cp "$DB" "$copy"
   for a in "$@"; do cmd+=("${a//@DB@/$copy}"); done
-  if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen 127.0.0.1:0; then
+  if ! start "$row" "$RAW/$row.log" "${cmd[@]}" --photos "$DATA/photos" --listen "$LISTEN_HOST:0"; then
     row_line "$row" - "$desc" "" failed "did not start"; FAILED=1; stop || true; return
   fi
   log "$row: ${FAULT_SECS}s of the realistic mix, the fault at ${FAULT_AT}s"
-  load "$BIN/loadgen" --mix realistic --db "$copy" -c "$CONC" -d "${FAULT_SECS}s" -w 1s --timeline --quiet \
+  load "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$copy" -c "$CONC" -d "${FAULT_SECS}s" -w 1s --timeline --quiet \
     --json "$RAW/$row.timeline.json" "$URL/" > "$RAW/$row.txt" 2>&1 &
   local lg=$!
   sleep $((FAULT_AT + 1))   # the warm-up second, then FAULT_AT seconds of measurement
@@ -546,14 +590,14 @@ ensure_static_nginx() {
   workers=$(sed -n 's/^pub const DEFAULT_WORKERS: [a-z]* = \([0-9]*\);.*/\1/p;T;q' crates/cluster/src/nginx.rs)
   # The static-file ceiling: nginx serving a copy of the user page (and a
   # 2 KB file for the load generator's calibration), nothing else.
-  write_static_nginx_conf "$NGINX_DIR" "$port" "${workers:-1}" "$NGINX_DIR/www" "text/html; charset=utf-8"
+  write_static_nginx_conf "$NGINX_DIR" "$port" "${workers:-1}" "$NGINX_DIR/www" "text/html; charset=utf-8" "$LISTEN_HOST"
   printf '%s\n' "${SERVER[*]:+${SERVER[*]} }$NGINX -p $NGINX_DIR -c $NGINX_DIR/nginx.conf -e stderr -g 'daemon off;'" >> "$RAW/commands.txt"
   setsid "${SERVER[@]}" "$NGINX" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e stderr -g 'daemon off;' > "$RAW/nginx-static.log" 2>&1 < /dev/null &
   NGINX_PID=$!
   STARTED+=("$NGINX_PID")
   local i
   for ((i = 0; i < 100; i++)); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/static2k.html" && { static_nginx_url="http://127.0.0.1:$port"; return 0; }
+    "${IN_SRV[@]}" curl -s -o /dev/null "http://$LISTEN_HOST:$port/static2k.html" && { static_nginx_url="http://$LISTEN_HOST:$port"; return 0; }
     sleep 0.1
   done
   return 1
@@ -576,7 +620,7 @@ for row in $1; do
         row_line "$row" - "nginx serving a static copy of the user page" - failed "nginx did not start: $(tail -n 2 "$RAW/nginx-static.log" | tr '\t\n' '  ')"; FAILED=1
       fi ;;
     ceiling-hyper-hello)
-      if start "$row" "$RAW/$row.log" "$BIN/examples/hello" --listen 127.0.0.1:0 --bytes "$PAGE_BYTES"; then
+      if start "$row" "$RAW/$row.log" "$BIN/examples/hello" --listen "$LISTEN_HOST:0" --bytes "$PAGE_BYTES"; then
         measure "$row" "$URL" - no
         if stop; then row_line "$row" - "bare hyper answering $PAGE_BYTES bytes (2 threads)" - ok ""
         else row_line "$row" - "bare hyper" - failed "processes left running"; FAILED=1; fi
@@ -609,7 +653,7 @@ for row in $1; do
         mkdir -p "$RAW/calibration-runs"
         for ((p = 1; p <= CAL_PAIRS; p++)); do
           load wrk -t2 -c "$CONC" -d "$DURATION" --latency "$static_nginx_url/static2k.html" > "$RAW/calibration-runs/$p.wrk.txt" 2>&1 || true
-          load "$BIN/loadgen" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
+          load "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix single -c "$CONC" -t 2 -d "$DURATION" -w 0 --quiet \
             --json "$RAW/calibration-runs/$p.loadgen-single.json" "$static_nginx_url/static2k.html" > /dev/null 2>&1 || true
         done
         # Median by wrk's req/s and by loadgen's req/s, each on its own.

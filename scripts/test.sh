@@ -106,6 +106,29 @@ bad=$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$rows")
 [ -z "$bad" ] || { echo "FAIL: rows not ok in $rows:"; echo "$bad"; exit 1; } >&2
 echo "compare.sh --quick: 1 passed, 0 failed ($(($(wc -l < "$rows") - 1)) rows ok, in $quick)"
 
+step "the load host: compare.sh --load-netns (the load tools in a network namespace of their own)"
+# As root (CI is); two rows, every tool that reads the server through the
+# veth pair. Elsewhere without root it must refuse, saying why.
+netns_out=target/compare-netns
+rm -rf "$netns_out"
+if [ "$(id -u)" = 0 ]; then
+  scripts/compare.sh --quick --no-build --load-netns --rows "ceiling-nginx-static stage-4" \
+    --tools "loadgen-realistic wrk" --no-rates --out "$netns_out" > "$netns_out.log" 2>&1 \
+    || { tail -n 20 "$netns_out.log" >&2; echo "FAIL: compare.sh --load-netns" >&2; exit 1; }
+  bad=$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$netns_out"/*/raw/rows.tsv)
+  [ -z "$bad" ] || { echo "FAIL: --load-netns rows not ok: $bad" >&2; exit 1; }
+  grep -q "^layout: .*load host of their own" "$netns_out"/*/raw/machine.txt \
+    || { echo "FAIL: --load-netns not recorded in machine.txt" >&2; exit 1; }
+  left=$(ip netns list | grep -c '^fk-' || true)
+  [ "$left" = 0 ] || { echo "FAIL: compare.sh --load-netns left $left namespaces" >&2; exit 1; }
+  rm -f "$netns_out.log"
+  echo "compare.sh --load-netns: 1 passed, 0 failed"
+elif [ "${CI:-}" = true ]; then
+  echo "FAIL: CI runs as root; the --load-netns test needs it" >&2; exit 1
+else
+  echo "compare.sh --load-netns: skipped (not root)"
+fi
+
 step "a workshop lesson, end to end: scripts/lesson.sh 5 (memcached, and nginx reading it)"
 lesson_log=$(mktemp)
 trap 'rm -rf "$tmp"; rm -f "$py_log" "$lesson_log"' EXIT

@@ -11,11 +11,12 @@ free_port() {
   done
 }
 
-# write_static_nginx_conf DIR PORT WORKERS ROOT DEFAULT_TYPE
+# write_static_nginx_conf DIR PORT WORKERS ROOT DEFAULT_TYPE [HOST]
 # Writes DIR/nginx.conf: every path nginx writes stays in DIR, no access log
 # (a write per request would measure the disk), keep-alive for a whole run.
+# It listens on HOST:PORT (default 127.0.0.1).
 write_static_nginx_conf() {
-  local dir=$1 port=$2 workers=$3 root=$4 type=$5
+  local dir=$1 port=$2 workers=$3 root=$4 type=$5 host=${6:-127.0.0.1}
   mkdir -p "$dir/tmp"
   cat > "$dir/nginx.conf" <<CONF
 worker_processes $workers;
@@ -32,7 +33,7 @@ http {
   keepalive_requests 1000000;
   default_type "$type";
   server {
-    listen 127.0.0.1:$port;
+    listen $host:$port;
     root $root;
   }
 }
