@@ -140,3 +140,66 @@ impl Summary {
         serde_json::from_str(text).map_err(|e| format!("not loadgen JSON: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        Summary {
+            schema: SCHEMA.into(),
+            tool: "loadgen".into(),
+            url: "http://127.0.0.1:8002/".into(),
+            mix: "realistic".into(),
+            mode: "closed".into(),
+            concurrency: 64,
+            threads: 2,
+            keepalive: true,
+            rate: None,
+            warmup_s: 2.0,
+            duration_s: 10.0,
+            requests: 1000,
+            rps: 100.0,
+            bytes: 1_000_000,
+            connections: 64,
+            errors: Errors::default(),
+            status: BTreeMap::from([("200".into(), 1000)]),
+            latency_ms: Latency::default(),
+            uncorrected_latency_ms: None,
+            kinds: BTreeMap::new(),
+            server_timing: BTreeMap::new(),
+            served_by: BTreeMap::new(),
+            cache_hits: 0,
+            timeline: None,
+            timeline_zero_unix_s: None,
+        }
+    }
+
+    #[test]
+    fn what_is_written_is_read_back() {
+        let s = summary();
+        assert_eq!(Summary::from_json(&s.to_json()), Ok(s));
+    }
+
+    #[test]
+    fn the_schema_is_checked_before_the_keys() {
+        let other = r#"{"schema": "something/2", "rps": 1.0}"#;
+        let e = Summary::from_json(other).unwrap_err();
+        assert!(e.contains("something/2") && e.contains(SCHEMA), "{e}");
+        let e = Summary::from_json("{}").unwrap_err();
+        assert!(e.starts_with("not loadgen JSON"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(&summary().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("rps");
+        let e = Summary::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("rps"), "{e}");
+    }
+
+    #[test]
+    fn files_written_before_the_timeline_existed_still_read() {
+        let mut v: serde_json::Value = serde_json::from_str(&summary().to_json()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("timeline");
+        o.remove("timeline_zero_unix_s");
+        assert_eq!(Summary::from_json(&v.to_string()), Ok(summary()));
+    }
+}

@@ -12,18 +12,14 @@ use std::fmt::Debug;
 /// `value` should set every field to something other than its default:
 /// the first check catches an option that `to_args` forgets even when the
 /// test's value was not updated for it, the second one a value that is
-/// written wrong. Options listed in `not_forwarded` (with a reason in the
-/// caller) are exempt from the first check.
-pub fn assert_round_trips<T>(value: &T, args: &[OsString], not_forwarded: &[&str])
+/// written wrong.
+pub fn assert_round_trips<T>(value: &T, args: &[OsString])
 where
     T: clap::Args + clap::FromArgMatches + PartialEq + Debug,
 {
     let cmd = T::augment_args(clap::Command::new("settings")).no_binary_name(true);
     for a in cmd.get_arguments() {
         let Some(long) = a.get_long() else { continue };
-        if not_forwarded.contains(&long) {
-            continue;
-        }
         let flag = format!("--{long}");
         assert!(
             args.iter().any(|x| *x == *flag),
