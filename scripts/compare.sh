@@ -73,11 +73,13 @@ stage-3|3|nginx + 2 instances, no GIL|217|yes
 stage-4|4|nginx + memcached + 2 instances|616 (homegrown) / 1750 (ab)|yes
 stage-4-warm|4|stage-4 after a warm-up long enough for its hit ratio to settle (realistic mix only)|616 (homegrown) / 1750 (ab)|yes
 stage-4-noindex|4|stage-4 on the database without the index|28|yes
+stage-4-miss|4|stage-4 with every nginx lookup missing (--lookup-prefix: the app writes as usual), what a miss costs (realistic mix only)||yes
 python-1|1|CPython: fk_cgi.py, a fresh interpreter per request, under stage-1's CGI host|23|yes
 python-2|2|CPython: one CherryPy process, 2 threads (fk_serve.py)|139|yes
 python-3|3|CPython: nginx + 2 CherryPy instances (stage-3 --app python)|217|yes
 python-4|4|CPython: nginx + memcached + 2 CherryPy instances (stage-4 --app python)|616 (homegrown) / 1750 (ab)|yes
 python-4-noindex|4|CPython: python-4 on the database without the index|28|yes
+python-4-miss|4|CPython: python-4 with every nginx lookup missing, what a miss costs (realistic mix only)||yes
 stage-2-slow50|2|app server, --gil --python-factor 50, 1 thread (the emulated interpreter)|139|no
 stage-3-slow50|3|nginx + 2 instances, --gil --python-factor 50, 1 thread each|217|no
 stage-4-slow50|4|nginx + memcached + 2 instances, --gil --python-factor 50, 1 thread each|616 (homegrown) / 1750 (ab)|no
@@ -521,6 +523,12 @@ stage_row() { # row db cmd...
     log "$row: loadgen realistic after $WARM_WARMUP of warm-up"
     cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
       --timeline --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+  elif [ "${row%-miss}" != "$row" ]; then
+    # The realistic mix only: its misses are what the cache model needs.
+    local asked=$TOOLS
+    if wanted loadgen-realistic; then TOOLS=loadgen-realistic; else TOOLS=""; fi
+    measure "$row" "$URL" "$copy" yes
+    TOOLS=$asked
   else
     measure "$row" "$URL" "$copy" yes
     case "$row" in
@@ -637,12 +645,17 @@ for row in $1; do
     # that cost throughput, more workers than cores would win this row.
     stage-4-threads4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --threads 4 --db @DB@ ;;
     stage-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --db @DB@ ;;
+    # A miss's cost, measured: nginx looks every key up under a prefix the
+    # app never writes, so every lookup misses and nothing else changes
+    # (report::scaling's cache model predicts stage-4's speed-up from it).
+    stage-4-miss) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --lookup-prefix miss: --db @DB@ ;;
     # The talk's own stack, deployed exactly as the Rust rows: the same CGI
     # host, nginx configuration, supervisor and memcached (peers/python).
     python-1) stage_row "$row" "$DB" "$BIN/stage-1" --app python --peer "$PEER" --db @DB@ ;;
     python-2) stage_row "$row" "$DB" "$PYTHON" "$PEER/fk_serve.py" --sessions sqlite --db @DB@ ;;
     python-3) stage_row "$row" "$DB" "$BIN/stage-3" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
     python-4) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
+    python-4-miss) stage_row "$row" "$DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --lookup-prefix miss: --db @DB@ ;;
     python-4-noindex) stage_row "$row" "$NOINDEX_DB" "$BIN/stage-4" --instances 2 --app python --peer "$PEER" --db @DB@ ;;
     fault-stage-3-kill) fault_row "$row" "an instance" " instance --listen-fd" "$BIN/stage-3" --instances 2 --db @DB@ ;;
     fault-stage-4-memcached) fault_row "$row" memcached "memcached -l" "$BIN/stage-4" --instances 2 --db @DB@ ;;

@@ -92,6 +92,7 @@
 //! RAW_DIR` rewrites a text's `<!-- answer: ID -->` blocks from a run, and
 //! a test checks that the committed texts are what the committed run says.
 
+pub mod cache_model;
 pub mod chart;
 pub mod chart_cpu;
 pub mod chart_language;
@@ -325,7 +326,7 @@ fn load_repeats(raw_dir: &Path, name: &str) -> Vec<Run> {
 
 /// The rows compare.sh runs, in its order: used to order rows found only
 /// from file names.
-const KNOWN_ROWS: [&str; 20] = [
+const KNOWN_ROWS: [&str; 22] = [
     "ceiling-nginx-static",
     "ceiling-hyper-hello",
     "stage-1",
@@ -336,11 +337,13 @@ const KNOWN_ROWS: [&str; 20] = [
     "stage-4",
     "stage-4-warm",
     "stage-4-noindex",
+    "stage-4-miss",
     "python-1",
     "python-2",
     "python-3",
     "python-4",
     "python-4-noindex",
+    "python-4-miss",
     "stage-2-slow50",
     "stage-3-slow50",
     "stage-4-slow50",

@@ -116,6 +116,8 @@ pub fn language(run: &Run) -> Vec<LanguageRow> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheBound {
     pub cached: String,
+    /// The row whose one hot page measured a hit.
+    pub hot_row: &'static str,
     pub uncached: String,
     /// Hit ratio on the realistic mix.
     pub h: f64,
@@ -231,6 +233,7 @@ pub fn cache_bounds(run: &Run) -> Vec<CacheBound> {
             .unwrap_or_default();
         out.push(CacheBound {
             cached: cached.to_string(),
+            hot_row,
             uncached: uncached.to_string(),
             h,
             hit,

@@ -107,6 +107,13 @@ struct Supervise {
     /// Item memory of the memcached the stage starts, in megabytes.
     #[arg(long, env = "FK_MEMCACHED_MB", default_value_t = mcd::DEFAULT_MEMORY_MB)]
     memcached_mb: u32,
+    /// Put this before every key nginx looks up, and only there: the app
+    /// still writes pages and photos under their own keys, so every lookup
+    /// misses while every other part of a miss (the lookup's round trip,
+    /// the proxying, the app's work and writes) stays as it is. For
+    /// measuring what a miss costs (compare.sh's `stage-4-miss` row).
+    #[arg(long, env = "FK_LOOKUP_PREFIX", default_value = "")]
+    lookup_prefix: String,
     #[command(flatten)]
     cache: CacheArgs,
     /// Passed to every instance.
@@ -262,7 +269,13 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
         cmd.options
             .extend(["--memcached".into(), servers.join(",").into()]);
         let instances = stage::instances(stage, &a.common, &cmd, app::sessions::valid_tag).await?;
-        let conf = stage_4::nginx::render(&stage.nginx, stage.run_dir.path(), &instances, servers)?;
+        let conf = stage_4::nginx::render(
+            &stage.nginx,
+            stage.run_dir.path(),
+            &instances,
+            servers,
+            &a.lookup_prefix,
+        )?;
         stage::start_nginx(stage, &conf).await?;
         Ok(())
     })?;

@@ -28,6 +28,9 @@ pub struct NginxConf {
     pub memcached: Vec<String>,
     /// How nginx builds a key ([`keys::NGINX_KEY`]).
     pub key_rule: &'static str,
+    /// Before every key nginx looks up (empty but for `--lookup-prefix`:
+    /// every lookup then misses).
+    pub lookup_prefix: String,
     /// `Cache-Control: max-age` of a photo nginx answers: as long as it is
     /// cached (the app sends the same).
     pub photo_max_age: u32,
@@ -39,12 +42,24 @@ pub fn render(
     run_dir: &std::path::Path,
     instances: &[Instance],
     memcached: Vec<String>,
+    lookup_prefix: &str,
 ) -> Result<String, cluster::ClusterError> {
+    // Inside a quoted nginx string: anything but a plain word would change
+    // the config, not just the key.
+    if !lookup_prefix
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b))
+    {
+        return Err(cluster::ClusterError::Usage(
+            "--lookup-prefix may hold only letters, digits, '-', '_' and ':'",
+        ));
+    }
     cluster::nginx::render(&NginxConf {
         base: appserver::instance::nginx_base("stage-4", TEMPLATE, nginx, run_dir),
         instances: instances.iter().map(|i| i.addr.clone()).collect(),
         memcached,
         key_rule: keys::NGINX_KEY,
+        lookup_prefix: lookup_prefix.to_string(),
         photo_max_age: app::PHOTO_MAX_AGE_SECS,
     })
 }
@@ -59,7 +74,14 @@ mod tests {
         let n = testkit::stages::config_nginx();
         let apps = ["127.0.0.1:9000", "127.0.0.1:9001"].map(|a| upstream(a, None));
         let memcached = vec!["127.0.0.1:21211".into(), "127.0.0.1:21212".into()];
-        let c = render(&n, std::path::Path::new("/run/x"), &apps, memcached).unwrap();
+        let c = render(
+            &n,
+            std::path::Path::new("/run/x"),
+            &apps,
+            memcached.clone(),
+            "",
+        )
+        .unwrap();
         testkit::stages::assert_conf_has(
             &c,
             &[
@@ -73,5 +95,15 @@ mod tests {
                 &format!("listen {} reuseport;", n.addr),
             ],
         );
+        let miss = render(
+            &n,
+            std::path::Path::new("/run/x"),
+            &apps,
+            memcached.clone(),
+            "miss:",
+        )
+        .unwrap();
+        testkit::stages::assert_conf_has(&miss, &["set $memcached_key \"miss:$uri?$args\";"]);
+        assert!(render(&n, std::path::Path::new("/run/x"), &apps, memcached, "a\";").is_err());
     }
 }

@@ -116,6 +116,7 @@ async fn the_ring_places_every_key_where_nginx_looks_for_it() {
         run.path(),
         &[testkit::stages::upstream(&app_addr, None)],
         servers.clone(),
+        "",
     )
     .unwrap();
     let conf = run.write("nginx.conf", &text).unwrap();
