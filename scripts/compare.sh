@@ -24,6 +24,8 @@
 # files. --quick (a small data set, short runs: CI runs it) writes to
 # target/compare-quick/ instead (ignored by git), unless --out is given.
 # Exits non-zero if any row failed; the last lines say where it wrote.
+# FK_PREBUILT=1 in the environment means --no-build (the container image
+# sets it: it has the release binaries and no cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -67,6 +69,7 @@ ALL_ROWS=$(echo "$ROW_TABLE" | awk -F'|' '$5 == "yes" { print $1 }' | tr '\n' ' 
 # ---- options ---------------------------------------------------------------
 QUICK=0
 BUILD=1
+[ "${FK_PREBUILT:-}" = 1 ] && BUILD=0
 RATES=1
 USERS=100000
 DURATION=10s
@@ -76,7 +79,7 @@ OUT=""
 ROWS=""
 ALL_TOOLS="loadgen-realistic loadgen-single ab-k ab wrk"
 TOOLS=$ALL_TOOLS
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out)

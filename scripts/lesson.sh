@@ -6,6 +6,9 @@
 #   scripts/lesson.sh --list      # the lessons and the rows each runs
 #   scripts/lesson.sh N [--users N] [--duration 3s] [--no-build]
 #
+# FK_PREBUILT=1 in the environment means --no-build (the container image
+# sets it: it has the release binaries and no cargo).
+#
 # A lesson is data (crates/report/src/lessons.rs: its rows, tools, data set
 # size, whether it sweeps offered rates); this script asks `report
 # lesson-spec N` for it, runs `scripts/compare.sh` with just those rows and
@@ -15,13 +18,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 LESSON=""
 USERS_ARG=""
 # Long enough for a steady figure on two cores, short enough for a lesson
 # of about two minutes (the committed run uses 10 s per tool).
 DURATION=3s
 BUILD=1
+[ "${FK_PREBUILT:-}" = 1 ] && BUILD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LESSON=--list ;;
