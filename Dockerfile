@@ -37,7 +37,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 # The registry and target/ are cache mounts: a rebuild after a source
 # change recompiles only what changed. The binaries are copied out of the
-# cache into /out, which the next stages take.
+# cache into /out, which the next stages take. Two cargo commands, as
+# compare.sh builds them (one would unify features differently and make
+# other binaries than a native run measures).
 RUN --mount=type=cache,target=/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --workspace --bins \
@@ -84,7 +86,10 @@ RUN python3 -m venv peers/python/.venv \
 
 COPY --from=data /data data
 COPY --from=build /out target/release
+# The sources too: compare.sh reads two constants from them, and a lesson's
+# reader may want to look.
 COPY Cargo.toml Cargo.lock ./
+COPY crates crates
 COPY peers/python peers/python
 COPY scripts scripts
 # lesson.sh and compare.sh build nothing (there is no cargo here): they

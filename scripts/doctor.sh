@@ -134,7 +134,7 @@ tool nc netcat-openbsd nc -h || true
 if command -v perf >/dev/null 2>&1; then
   ok perf "$(first_line perf --version) (for profiling by hand; no run needs it)"
 else
-  note perf "not installed: only for profiling by hand (no run needs it): $(apt_fix linux-perf)"
+  note perf "not installed: only for profiling by hand (no run needs it): ${SUDO}apt-get install -y linux-perf"
 fi
 
 echo "== the CPython peer"
