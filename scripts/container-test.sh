@@ -90,9 +90,14 @@ read -r -a P <<< "podman $FK_ENGINE_ARGS"
 cleanup() {
   [ -n "$KEEP" ] && return 0
   # Our own store only: its containers, images and mounts, then the directory.
+  # (Not `podman system reset`: it would also remove the machine's networks.)
   "${P[@]}" rm -a -f >/dev/null 2>&1 || true
-  "${P[@]}" system reset --force >/dev/null 2>&1 || true
-  rm -rf "$STATE"
+  "${P[@]}" rmi -a -f >/dev/null 2>&1 || true
+  # Whatever the store still has mounted under STATE (deepest first).
+  awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$STATE" 2>/dev/null || echo "container-test.sh: could not remove all of $STATE" >&2
 }
 trap cleanup EXIT
 
