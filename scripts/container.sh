@@ -99,6 +99,8 @@ if [ "$CMD" = build ]; then
 fi
 
 # ---- run ----------------------------------------------------------------------
+engine info >/dev/null 2>&1 \
+  || { echo "container.sh: $ENGINE does not answer ($ENGINE info failed: is its daemon or machine running?)" >&2; exit 1; }
 engine image inspect "$IMAGE" >/dev/null 2>&1 \
   || { echo "container.sh: no image $IMAGE: run scripts/container.sh build first" >&2; exit 1; }
 mkdir -p "$RESULTS/lessons" "$RESULTS/compare-quick"
