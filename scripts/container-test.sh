@@ -109,7 +109,7 @@ if [ ! -s "$STATE/base.tar" ]; then
   # crates.io and PyPI over HTTPS); pip is told to use the system bundle.
   # (The hooks' $1, the new root, is mmdebstrap's to expand.)
   # shellcheck disable=SC2016
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+  mmdebstrap --quiet --variant=minbase --format=tar --include=ca-certificates \
     --customize-hook='mkdir -p "$1/usr/local/share/ca-certificates" && cp /etc/ssl/certs/ca-certificates.crt "$1/usr/local/share/ca-certificates/host-bundle.crt" && chroot "$1" update-ca-certificates >/dev/null 2>&1' \
     --customize-hook='printf "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n" > "$1/etc/pip.conf"' \
     bookworm "$STATE/base.tar.part" \
