@@ -49,6 +49,8 @@
 # server's loopback; with --server-cpus/--load-cpus on a machine with
 # enough cores, this is the measured "load tool elsewhere".
 # Exits non-zero if any row failed; the last lines say where it wrote.
+# FK_PREBUILT=1 in the environment means --no-build (the container image
+# sets it: it has the release binaries and no cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -94,6 +96,7 @@ ALL_ROWS=$(echo "$ROW_TABLE" | awk -F'|' '$5 == "yes" { print $1 }' | tr '\n' ' 
 # ---- options ---------------------------------------------------------------
 QUICK=0
 BUILD=1
+[ "${FK_PREBUILT:-}" = 1 ] && BUILD=0
 RATES=1
 USERS=100000
 DURATION=10s
@@ -111,7 +114,7 @@ SERVER_CPUS=""
 LOAD_CPUS=""
 SHARED_CPUS=0
 LOAD_NETNS=0
-usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus)

@@ -12,6 +12,9 @@
 # default layout is the talk's dual-core server on a machine with 4 or more
 # CPUs, the shared layout on 2 or 3.
 #
+# FK_PREBUILT=1 in the environment means --no-build (the container image
+# sets it: it has the release binaries and no cargo).
+#
 # A lesson is data (crates/report/src/lessons.rs: its rows, tools, data set
 # size, whether it sweeps offered rates); this script asks `report
 # lesson-spec N` for it, runs `scripts/compare.sh` with just those rows and
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 PASS=()   # options handed to compare.sh as they are
 LESSON=""
 USERS_ARG=""
@@ -29,6 +32,7 @@ USERS_ARG=""
 # of about two minutes (the committed run uses 10 s per tool).
 DURATION=3s
 BUILD=1
+[ "${FK_PREBUILT:-}" = 1 ] && BUILD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LESSON=--list ;;

@@ -15,6 +15,9 @@
 #              virtual environment, peers/python/.venv, with the pinned
 #              packages of peers/python/requirements.txt (CherryPy,
 #              pymemcache), re-made when that file changes
+#   podman, mmdebstrap, runc   under CI=true only: the container image's
+#              test (scripts/container-test.sh) builds a Debian base and
+#              the image with them
 #
 # Debian/Ubuntu only (apt-get). As root, or with sudo.
 set -euo pipefail
@@ -36,6 +39,13 @@ for tool in "${!need[@]}"; do
     missing+=("${need[$tool]}")
   fi
 done
+# The container test, in CI only (a developer's machine may use docker, or
+# not run it: it says so and is skipped).
+if [ "${CI:-}" = true ]; then
+  for tool in podman mmdebstrap runc; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+  done
+fi
 # The peer needs an interpreter that can make virtual environments.
 if ! command -v python3 >/dev/null 2>&1; then
   missing+=(python3 python3-venv)

@@ -13,6 +13,12 @@
 #      user's own full run are never touched)
 #   6. one workshop lesson end to end (scripts/lesson.sh 5: its rows, its
 #      fault timeline, its table), into target/lessons/ (ignored by git)
+#   7. scripts/doctor.sh: exits 0 here, and non-zero naming the fix when
+#      nginx is not on PATH
+#   8. the container image (scripts/container-test.sh): a Debian 12 base
+#      made with mmdebstrap, the Dockerfile built with podman, lesson 1
+#      inside it (cold, as in CI: 25 min on this 2-core machine while it
+#      was busy with other builds: base 2 min, image 22 min, lesson 40 s)
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
 # a failure, never a silent skip.
@@ -164,3 +170,27 @@ if [ ${#layout_args[@]} -gt 0 ]; then
 fi
 rm -f "$lesson_log"
 echo "scripts/lesson.sh 5: 1 passed, 0 failed"
+
+step "scripts/doctor.sh: ok here; with nginx off PATH, non-zero and the fix"
+doctor_log=$(mktemp)
+trap 'rm -rf "$tmp"; rm -f "$py_log" "$lesson_log" "$doctor_log"' EXIT
+if ! scripts/doctor.sh > "$doctor_log" 2>&1; then
+  cat "$doctor_log" >&2; echo "FAIL: scripts/doctor.sh found something missing after setup (above)" >&2; exit 1
+fi
+tail -n 1 "$doctor_log"
+nginx_dir=$(dirname "$(command -v nginx || echo /usr/sbin/nginx)")
+# PATH without nginx's directory (/usr/sbin on Debian).
+hidden=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF -e "$nginx_dir" -e /usr/sbin -e /usr/local/sbin -e /sbin | paste -sd: -)
+status=0
+env PATH="$hidden" scripts/doctor.sh > "$doctor_log" 2>&1 || status=$?
+if [ "$status" = 0 ] || ! grep -q 'MISSING  nginx ' "$doctor_log" || ! grep -qF "fix: export PATH=\"\$PATH:$nginx_dir\"" "$doctor_log"; then
+  cat "$doctor_log" >&2
+  echo "FAIL: scripts/doctor.sh with nginx off PATH: exit $status, expected non-zero, a MISSING nginx line and its fix (above)" >&2
+  exit 1
+fi
+grep -A1 'MISSING  nginx ' "$doctor_log"
+rm -f "$doctor_log"
+echo "scripts/doctor.sh: 2 passed, 0 failed"
+
+step "the container image: a Debian 12 base, the Dockerfile, lesson 1 inside (scripts/container-test.sh)"
+scripts/container-test.sh
