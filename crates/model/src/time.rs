@@ -28,46 +28,55 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `2007-02-23`
 pub fn date(ts: i64) -> String {
-    let mut s = String::with_capacity(10);
-    push_date(&mut s, ts);
-    s
+    match digits(ts) {
+        Some(b) => std::str::from_utf8(&b[..10]).unwrap_or_default().to_owned(),
+        None => {
+            let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+    }
 }
 
 /// `2007-02-23 14:05 UTC`
 pub fn date_time(ts: i64) -> String {
-    let secs = ts.rem_euclid(86_400);
-    let mut s = String::with_capacity(20);
-    push_date(&mut s, ts);
-    s.push(' ');
-    push2(&mut s, (secs / 3600) as u32);
-    s.push(':');
-    push2(&mut s, ((secs % 3600) / 60) as u32);
-    s.push_str(" UTC");
-    s
-}
-
-/// Appends `{y:04}-{m:02}-{d:02}` without the formatting machinery: the
-/// user page shows twenty dates, and `format!` made them 18% of its
-/// instructions (see ARCHITECTURE.md, "Cost per request").
-fn push_date(s: &mut String, ts: i64) {
-    let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
-    if (0..=9999).contains(&y) {
-        push2(s, (y / 100) as u32);
-        push2(s, (y % 100) as u32);
-    } else {
-        use std::fmt::Write;
-        let _ = write!(s, "{y:04}");
+    match digits(ts) {
+        Some(b) => std::str::from_utf8(&b).unwrap_or_default().to_owned(),
+        None => {
+            let secs = ts.rem_euclid(86_400);
+            format!(
+                "{} {:02}:{:02} UTC",
+                date(ts),
+                secs / 3600,
+                (secs % 3600) / 60
+            )
+        }
     }
-    s.push('-');
-    push2(s, m);
-    s.push('-');
-    push2(s, d);
 }
 
-/// Appends `n` (below 100) as two digits.
-fn push2(s: &mut String, n: u32) {
-    s.push(char::from(b'0' + (n / 10) as u8));
-    s.push(char::from(b'0' + (n % 10) as u8));
+/// `YYYY-MM-DD HH:MM UTC` for years 0 to 9999, written digit by digit into
+/// a fixed buffer: the user page shows twenty dates, and `format!` made them
+/// 18% of its instructions (ARCHITECTURE.md, "What a request costs").
+/// Other years (never seeded) take `format!`'s path.
+fn digits(ts: i64) -> Option<[u8; 20]> {
+    let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let secs = ts.rem_euclid(86_400);
+    let mut b = *b"0000-00-00 00:00 UTC";
+    put2(&mut b[0..2], (y / 100) as u32);
+    put2(&mut b[2..4], (y % 100) as u32);
+    put2(&mut b[5..7], m);
+    put2(&mut b[8..10], d);
+    put2(&mut b[11..13], (secs / 3600) as u32);
+    put2(&mut b[14..16], ((secs % 3600) / 60) as u32);
+    Some(b)
+}
+
+/// Writes `n` (below 100) as two digits.
+fn put2(b: &mut [u8], n: u32) {
+    b[0] = b'0' + (n / 10) as u8;
+    b[1] = b'0' + (n % 10) as u8;
 }
 
 #[cfg(test)]
