@@ -8,6 +8,8 @@
 //! The row types derive serde so stage-4 can keep them in memcached
 //! ("the data behind the page") and render them per viewer.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -32,14 +34,17 @@ pub struct User {
 }
 
 /// A photo with its owner's names, as every list and page shows it.
+///
+/// The owner's names are shared (`Arc<str>`): a user page's twenty photos
+/// all point at one copy instead of forty (serialised as plain strings).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Photo {
     pub id: i64,
     pub title: String,
     pub taken_at: i64,
     pub file: String,
-    pub owner_username: String,
-    pub owner_display: String,
+    pub owner_username: Arc<str>,
+    pub owner_display: Arc<str>,
 }
 
 /// A comment with its author's names.
@@ -149,19 +154,24 @@ pub fn user_page(conn: &Connection, username: &str, page: u32) -> Result<Option<
     };
     let mut stmt = conn.prepare_cached(USER_PHOTOS_SQL)?;
     let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
+    let owner: (Arc<str>, Arc<str>) = (
+        user.username.as_str().into(),
+        user.display_name.as_str().into(),
+    );
     // One row more than a page tells whether there is a next page.
-    let mut photos = stmt
-        .query_map(params![user.id, PAGE_SIZE + 1, offset], |r| {
-            Ok(Photo {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                taken_at: r.get(2)?,
-                file: r.get(3)?,
-                owner_username: user.username.clone(),
-                owner_display: user.display_name.clone(),
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut photos = Vec::with_capacity(PAGE_SIZE as usize + 1);
+    for photo in stmt.query_map(params![user.id, PAGE_SIZE + 1, offset], |r| {
+        Ok(Photo {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            taken_at: r.get(2)?,
+            file: r.get(3)?,
+            owner_username: owner.0.clone(),
+            owner_display: owner.1.clone(),
+        })
+    })? {
+        photos.push(photo?);
+    }
     if photos.is_empty() && page > 1 {
         return Ok(None);
     }

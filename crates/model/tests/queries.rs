@@ -78,7 +78,7 @@ fn pages_and_pagination() {
 
     let photo = p1.photos[0].id;
     let pp = queries::photo_page(&c, photo).unwrap().unwrap();
-    assert_eq!(pp.photo.owner_username, "user7");
+    assert_eq!(&*pp.photo.owner_username, "user7");
     assert!(queries::photo_page(&c, 999_999_999).unwrap().is_none());
 }
 
