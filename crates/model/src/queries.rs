@@ -121,6 +121,22 @@ fn photo_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Photo> {
     })
 }
 
+/// Runs a page's queries in one read transaction: SQLite takes and drops
+/// its locks once (in WAL mode two `fcntl` calls and an `fstat` per
+/// transaction) instead of once per statement — the user page ran two
+/// transactions, the photo page three. The same statements and results; the
+/// page now reads one snapshot. Inside a transaction already, `f` just runs.
+fn one_read<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if !conn.is_autocommit() {
+        return f();
+    }
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let result = f();
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.prepare_cached(end)?.execute([])?;
+    result
+}
+
 /// The home page: the [`HOME_PHOTOS`] newest photos site-wide.
 pub fn home(conn: &Connection) -> Result<Vec<Photo>> {
     let mut stmt = conn.prepare_cached(HOME_SQL)?;
@@ -148,6 +164,10 @@ pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
 /// The user page: `None` if the user does not exist or `page` lies past the
 /// last page (page 1 always exists, even for a user with no photos).
 pub fn user_page(conn: &Connection, username: &str, page: u32) -> Result<Option<UserPage>> {
+    one_read(conn, || user_page_queries(conn, username, page))
+}
+
+fn user_page_queries(conn: &Connection, username: &str, page: u32) -> Result<Option<UserPage>> {
     let page = page.clamp(1, MAX_PAGE);
     let Some(user) = user_by_name(conn, username)? else {
         return Ok(None);
@@ -187,6 +207,10 @@ pub fn user_page(conn: &Connection, username: &str, page: u32) -> Result<Option<
 
 /// The photo page: the photo, its newest comments, their count and version.
 pub fn photo_page(conn: &Connection, photo_id: i64) -> Result<Option<PhotoPage>> {
+    one_read(conn, || photo_page_queries(conn, photo_id))
+}
+
+fn photo_page_queries(conn: &Connection, photo_id: i64) -> Result<Option<PhotoPage>> {
     let Some(photo) = conn
         .prepare_cached(PHOTO_SQL)?
         .query_row([photo_id], photo_row)
