@@ -73,11 +73,18 @@ CREATE INDEX comments_by_photo ON comments(photo_id);
 ///   SIGKILLed stage loses no acknowledged write), not a power cut.
 /// - A busy timeout makes writers from several processes (stage-1's CGI
 ///   children, stage-3's instances) queue instead of failing with SQLITE_BUSY.
+/// - `mmap_size`: pages a connection's 16 MB cache does not hold are read
+///   from a memory map of the file (the OS page cache, shared by every
+///   connection and process) instead of a `pread` each. Loadgen's realistic
+///   mix on the 100,000-user site: 41–53 → 36–38 µs of server CPU per
+///   request (three alternating pairs). WAL and several writing processes
+///   work as before: SQLite maps the database file, never the WAL.
 const SERVING_PRAGMAS: &str = r#"
 PRAGMA busy_timeout = 5000;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 PRAGMA cache_size = -16000;
+PRAGMA mmap_size = 268435456;
 "#;
 
 /// Where the seeded database is by default, relative to the workspace root
