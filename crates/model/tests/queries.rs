@@ -78,7 +78,7 @@ fn pages_and_pagination() {
 
     let photo = p1.photos[0].id;
     let pp = queries::photo_page(&c, photo).unwrap().unwrap();
-    assert_eq!(pp.photo.owner_username, "user7");
+    assert_eq!(&*pp.photo.owner_username, "user7");
     assert!(queries::photo_page(&c, 999_999_999).unwrap().is_none());
 }
 
@@ -189,4 +189,20 @@ fn seeding_is_deterministic_and_refuses_to_overwrite() {
         leftovers.is_empty(),
         "no temporary files left: {leftovers:?}"
     );
+}
+
+/// A cached statement is prepared once: binding another `LIMIT`/`OFFSET`
+/// or user must not make SQLite re-prepare it (it did on every execution
+/// before the connection asked for the query planner stability guarantee).
+#[test]
+fn cached_statements_are_not_reprepared() {
+    use rusqlite::StatementStatus::RePrepare;
+    let (_d, c) = seeded(30, true);
+    for (name, page) in [("user1", 1), ("user2", 1), ("user1", 2), ("user3", 1)] {
+        queries::user_page(&c, name, page).unwrap();
+        queries::home(&c).unwrap();
+        queries::photo_page(&c, i64::from(page)).unwrap();
+    }
+    let user_photos = c.prepare_cached(USER_PHOTOS_SQL).unwrap();
+    assert_eq!(user_photos.get_status(RePrepare), 0);
 }

@@ -122,21 +122,57 @@ impl CgiEnv {
 
 /// The CGI response: a `Status:` line, the headers, a blank line, the body
 /// (RFC 3875 §6). Header values come from our own code; line breaks in one
-/// would forge headers, so any are removed.
+/// would forge headers, so any are replaced by spaces. Written byte by byte
+/// into one buffer sized for the page (no `format!`: the block cost 30k
+/// instructions of a 1.1M-instruction CGI request with it).
 pub fn write_response(resp: &app::Response, served_by: &str, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let clean = |v: &str| v.replace(['\r', '\n'], " ");
-    let _ = write!(out, "Status: {} {}\r\n", resp.status, resp.reason());
+    out.reserve(resp.body.len() + 512);
+    out.extend_from_slice(b"Status: ");
+    push_decimal(out, usize::from(resp.status));
+    out.push(b' ');
+    out.extend_from_slice(resp.reason().as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in &resp.headers {
-        let _ = write!(out, "{name}: {}\r\n", clean(value));
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        let start = out.len();
+        out.extend_from_slice(value.as_bytes());
+        for b in &mut out[start..] {
+            if matches!(*b, b'\r' | b'\n') {
+                *b = b' ';
+            }
+        }
+        out.extend_from_slice(b"\r\n");
     }
-    let _ = write!(out, "X-Served-By: {served_by}\r\n");
+    out.extend_from_slice(b"X-Served-By: ");
+    out.extend_from_slice(served_by.as_bytes());
+    out.extend_from_slice(b"\r\n");
     let timing = resp.timing.header_value();
     if !timing.is_empty() {
-        let _ = write!(out, "Server-Timing: {timing}\r\n");
+        out.extend_from_slice(b"Server-Timing: ");
+        out.extend_from_slice(timing.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n", resp.body.len());
+    out.extend_from_slice(b"Content-Length: ");
+    push_decimal(out, resp.body.len());
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(&resp.body);
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
