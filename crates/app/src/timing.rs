@@ -70,18 +70,7 @@ impl Timing {
 fn push_millis(s: &mut String, d: Duration) {
     let micros = (d.as_nanos() + 500) / 1000;
     let (ms, frac) = (micros / 1000, (micros % 1000) as u16);
-    let mut digits = [0u8; 40];
-    let mut at = digits.len();
-    let mut n = ms;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    s.push_str(itoa::Buffer::new().format(ms));
     s.push('.');
     for div in [100, 10, 1] {
         s.push(char::from(b'0' + (frac / div % 10) as u8));
