@@ -406,6 +406,39 @@ mod tests {
     }
 
     #[test]
+    fn lesson_problems_names_columns_rows_and_missing_answers() {
+        let lesson = &crate::lessons::LESSONS[5]; // 6: don't forget to index
+        let headers = crate::lessons::headers(lesson);
+        let good_table = format!("| row | {} |\n|---|--:|\n| stage-4 | |\n", headers[0]);
+        let answer: String = lesson
+            .rows
+            .iter()
+            .map(|r| format!("| `{r}` | 1 |\n"))
+            .collect();
+        let text = |table: &str, answer: &str| {
+            format!(
+                "## Lesson 6 — x\n\n**Fill in:**\n\n{table}\n**Questions:**\n\n<!-- answer: index -->\n{answer}<!-- /answer -->\n\n## After\n"
+            )
+        };
+        let ok = lesson_problems(&text(&good_table, &answer));
+        assert!(ok.is_empty(), "{ok:?}");
+        let p = lesson_problems(&text(
+            "| row | p99 ms (wrk) |\n|---|--:|\n| stage-9 | |\n",
+            "| `stage-4` | 1 |\n",
+        ));
+        assert!(
+            p.iter().any(|l| l.contains("column \"p99 ms (wrk)\"")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.contains("row \"stage-9\"")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|l| l.contains("runs `stage-4-noindex` but its answer")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
     fn committed_run_is_the_one_the_readme_names_not_the_newest() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
