@@ -8,9 +8,11 @@
 #                       [--server-cpus LIST --load-cpus LIST | --shared-cpus]
 #                       [--load-netns]
 #
-# --repeat and the cores layout are compare.sh's (see its --help): the
-# default layout is the talk's dual-core server on a machine with 4 or more
-# CPUs, the shared layout on 2 or 3.
+# --repeat and the cores layout are compare.sh's (see its --help): three
+# interleaved repetitions unless --repeat says otherwise (the table gives
+# each number's median and range); the default layout is the talk's
+# dual-core server on a machine with 4 or more CPUs, the shared layout on
+# 2 or 3.
 #
 # FK_PREBUILT=1 in the environment means --no-build (the container image
 # sets it: it has the release binaries and no cargo).
@@ -24,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 PASS=()   # options handed to compare.sh as they are
 LESSON=""
 USERS_ARG=""

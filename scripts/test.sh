@@ -157,6 +157,10 @@ fi
 for want in "## Lesson 5" "| \`stage-4\` |" "| \`python-4\` |" "- \`stage-4\` against \`stage-3\`:" "- \`fault-stage-4-memcached\`:"; do
   grep -qF -- "$want" "$lesson_log" || { tail -n 30 "$lesson_log" >&2; echo "FAIL: lesson 5's answer has no \"$want\"" >&2; exit 1; }
 done
+# With two repetitions every number of the table is a median with its range.
+grep -F "| \`stage-4\` |" "$lesson_log" | head -n 1 | grep -qE '\| [0-9][0-9,.]* \([0-9][0-9,.]*–[0-9][0-9,.]*\) \|' \
+  || { grep -F "| \`stage-4\` |" "$lesson_log" >&2; echo "FAIL: lesson 5's stage-4 row shows no median (min–max) with --repeat 2" >&2; exit 1; }
+grep -qF "is the median of the 2 repetitions" "$lesson_log" || { echo "FAIL: lesson 5's answer does not say its numbers are medians of 2 repetitions" >&2; exit 1; }
 lesson_md=target/lessons/5-caching/latest.md
 for want in "## Repetitions" "| \`stage-4\` ÷ \`stage-3\` | loadgen realistic |" "| 2 |"; do
   grep -qF -- "$want" "$lesson_md" || { echo "FAIL: $lesson_md has no \"$want\" (--repeat 2)" >&2; exit 1; }

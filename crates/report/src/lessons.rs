@@ -69,43 +69,95 @@ impl Col {
         }
     }
 
-    pub(crate) fn value(self, run: &Run, row: &str) -> String {
-        let dash = || "—".to_string();
+    /// Whether the column is a number (a median and range over the
+    /// repetitions), not a sentence read off the first repetition.
+    fn numeric(self) -> bool {
+        !matches!(self, Col::FastEnough | Col::P99At(_) | Col::Talk)
+    }
+
+    /// The column's figure for `row` in one repetition, as a number.
+    fn number(self, run: &Run, row: &str) -> Option<f64> {
         let r = run.row(row);
         let cell = |tool: Option<Tool>| match tool {
             Some(t) => run.cpu.cell(row, t).filter(|c| c.requests().is_some()),
             None => run.cpu.preferred(row, &cpu::PREFERRED),
         };
         match self {
-            Col::Rps(t) => r.and_then(|r| r.rps(t)).map_or_else(dash, fmt_rps),
-            Col::Speedup(t) => r
-                .and_then(|r| run.speedup(r, t))
-                .map_or_else(dash, fmt_speedup),
-            Col::P99(t) => r
-                .and_then(|r| r.cell(t).measure().and_then(|m| m.p99_ms))
-                .map_or_else(dash, fmt_ms),
-            Col::RoleUs(role) => cell(None)
-                .and_then(|c| c.role_us(role))
-                .filter(|v| *v > 0.0)
-                .map_or_else(dash, us),
-            Col::RoleCores(role) => cell(None)
-                .map(|c| format!("{:.2}", c.cores_busy(c.report.role(role))))
-                .unwrap_or_else(dash),
-            Col::ServerUs => cell(None).and_then(|c| c.server_us()).map_or_else(dash, us),
-            Col::Capacity => cell(None)
-                .and_then(|c| c.capacity_rps())
-                .map_or_else(dash, fmt_rps),
-            Col::Phase(p) => r
-                .and_then(|r| r.phases.as_ref())
-                .and_then(|(_, ph)| ph.get(p).copied())
-                .map_or_else(dash, fmt_ms),
-            Col::Hits => match r {
-                Some(r) if r.rps(REALISTIC).is_some() => r
-                    .cache_hits
-                    .map(|(h, n)| format!("{:.1}%", 100.0 * h as f64 / n.max(1) as f64))
-                    .unwrap_or_else(|| "0%".into()),
-                _ => dash(),
-            },
+            Col::Rps(t) => r?.rps(t),
+            Col::Speedup(t) => run.speedup(r?, t),
+            Col::P99(t) => r?.cell(t).measure().and_then(|m| m.p99_ms),
+            Col::RoleUs(role) => cell(None)?.role_us(role).filter(|v| *v > 0.0),
+            Col::RoleCores(role) => cell(None).map(|c| c.cores_busy(c.report.role(role))),
+            Col::ServerUs => cell(None)?.server_us(),
+            Col::Capacity => cell(None)?.capacity_rps(),
+            Col::Phase(p) => r?.phases.as_ref()?.1.get(p).copied(),
+            Col::Hits => {
+                let r = r.filter(|r| r.rps(REALISTIC).is_some())?;
+                Some(
+                    r.cache_hits
+                        .map_or(0.0, |(h, n)| 100.0 * h as f64 / n.max(1) as f64),
+                )
+            }
+            Col::GilBound => cell(None)?.gil.as_ref().map(|g| g.bound_rps),
+            Col::LoadUs(t) => cell(Some(t))?.role_us(Role::Load).filter(|v| *v > 0.0),
+            Col::FastEnough | Col::P99At(_) | Col::Talk => None,
+        }
+    }
+
+    fn format(self, v: f64) -> String {
+        match self {
+            Col::Rps(_) | Col::Capacity | Col::GilBound => fmt_rps(v),
+            Col::Speedup(_) => fmt_speedup(v),
+            Col::P99(_) | Col::Phase(_) => fmt_ms(v),
+            Col::RoleUs(_) | Col::ServerUs | Col::LoadUs(_) => us(v),
+            Col::RoleCores(_) => format!("{v:.2}"),
+            // (A row without a cache: no hit at all, not a rounded one.)
+            Col::Hits if v == 0.0 => "0%".into(),
+            Col::Hits => format!("{v:.1}%"),
+            Col::FastEnough | Col::P99At(_) | Col::Talk => String::new(),
+        }
+    }
+
+    /// The cell: for a number, its median over the repetitions that have
+    /// it, with the range (`10,016 (9,800–10,500)`) when there are two or
+    /// more; a `×` whose range holds 1 ends in [`NO_DIFFERENCE`]. A row the
+    /// first repetition lacks is `—`, whatever the others say.
+    pub(crate) fn value(self, run: &Run, row: &str) -> String {
+        if !self.numeric() {
+            return self.text(run, row);
+        }
+        if self.number(run, row).is_none() {
+            return "—".into();
+        }
+        let values = crate::repeats::all(run)
+            .into_iter()
+            .filter_map(|rep| self.number(rep, row))
+            .collect();
+        let Some(s) = crate::repeats::Spread::of(values) else {
+            return "—".into();
+        };
+        if s.values.len() < 2 {
+            return self.format(s.median);
+        }
+        let mut cell = format!(
+            "{} ({}–{})",
+            self.format(s.median),
+            self.format(s.min),
+            self.format(s.max)
+        );
+        if matches!(self, Col::Speedup(_))
+            && crate::repeats::Verdict::of(&s) == crate::repeats::Verdict::NoDifference
+        {
+            cell.push(' ');
+            cell.push_str(NO_DIFFERENCE);
+        }
+        cell
+    }
+
+    /// The columns that are sentences, from the first repetition.
+    fn text(self, run: &Run, row: &str) -> String {
+        let dash = || "—".to_string();
+        match self {
             Col::FastEnough => run
                 .rates
                 .iter()
@@ -136,20 +188,19 @@ impl Col {
                 .and_then(|x| x.run_at(rate as f64))
                 .map(|x| x.p99_ms)
                 .map_or_else(dash, fmt_ms),
-            Col::Talk => r
+            Col::Talk => run
+                .row(row)
                 .map(|r| r.spec.talk_rps.clone())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(dash),
-            Col::GilBound => cell(None)
-                .and_then(|c| c.gil.as_ref())
-                .map_or_else(dash, |g| fmt_rps(g.bound_rps)),
-            Col::LoadUs(t) => cell(Some(t))
-                .and_then(|c| c.role_us(Role::Load))
-                .filter(|v| *v > 0.0)
-                .map_or_else(dash, us),
+            _ => self.number(run, row).map_or_else(dash, |v| self.format(v)),
         }
     }
 }
+
+/// Marks a `×` whose range over the repetitions holds 1: no difference
+/// this run can measure (`repeats::Verdict::NoDifference`).
+pub const NO_DIFFERENCE: &str = "≈";
 
 fn us(v: f64) -> String {
     if v >= 1000.0 {
@@ -559,6 +610,13 @@ fn table(o: &mut String, run: &Run, lesson: &Lesson, rows: &[&str]) {
         o.push('\n');
     }
     o.push('\n');
+    let reps = 1 + run.repeats.len();
+    if reps > 1 {
+        let _ = writeln!(
+            o,
+            "Each number is the median of the {reps} repetitions with its range (min–max); {NO_DIFFERENCE} marks a × whose range holds 1: no difference this run can measure. The sentences below, and figures only the first repetition measures (other tools, the rate sweeps), come from the first repetition alone.\n"
+        );
+    }
 }
 
 /// What the lesson adds after its table.

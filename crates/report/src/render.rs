@@ -32,7 +32,7 @@ pub const PHASE_ORDER: [&str; 14] = [
 ];
 
 /// The CSV header: one line per (row, tool) follows.
-pub const CSV_HEADER: &str = "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason";
+pub const CSV_HEADER: &str = "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason,repetitions,rps_median,rps_min,rps_max";
 
 /// `latest.csv`: one line per (row, tool), every row and every tool, in
 /// display order; figures a file does not give are empty.
@@ -43,6 +43,8 @@ pub fn csv(run: &Run) -> String {
     for row in &run.rows {
         for tool in Tool::ALL {
             let m = row.cell(tool).measure();
+            // Over the repetitions that measured this tool (`--repeat`).
+            let spread = super::repeats::rps(run, &row.spec.id, tool);
             let fields = [
                 row.spec.id.clone(),
                 row.spec.stage.map(|s| s.to_string()).unwrap_or_default(),
@@ -57,6 +59,13 @@ pub fn csv(run: &Run) -> String {
                 row.spec.talk_rps.clone(),
                 row.spec.status.clone(),
                 row.spec.reason.clone(),
+                spread
+                    .as_ref()
+                    .map(|s| s.values.len().to_string())
+                    .unwrap_or_default(),
+                num(spread.as_ref().map(|s| s.median)),
+                num(spread.as_ref().map(|s| s.min)),
+                num(spread.as_ref().map(|s| s.max)),
             ];
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             o.push_str(&line.join(","));

@@ -79,7 +79,7 @@ fn report_writes_csv_md_and_svgs_to_results_and_the_run_dir() {
     let csv = read(&results_dir.join("latest.csv"));
     assert_eq!(
         csv.lines().next().unwrap(),
-        "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason"
+        "row,stage,tool,rps,p50_ms,p99_ms,errors,speedup_vs_previous_stage,pages_per_day,talk_rps,status,reason,repetitions,rps_median,rps_min,rps_max"
     );
     let rows = csv_rows(&csv);
     assert_eq!(rows.len(), 10 * Tool::ALL.len(), "every row x every tool");
@@ -358,4 +358,72 @@ fn cache_hits_of_the_realistic_mix() {
         "{md}"
     );
     assert!(!md.contains("- `stage-1`:"), "{md}");
+}
+
+/// With a second repetition (`raw/rep-2/`), the lessons' numbers and the
+/// CSV are medians with their range, each × is computed within each
+/// repetition, and a × whose range holds 1 is marked as no difference.
+#[test]
+fn repetitions_give_medians_ranges_and_no_difference() {
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
+    let rep = raw.join("rep-2");
+    std::fs::create_dir(&rep).unwrap();
+    for f in [
+        "rows.tsv",
+        "machine.txt",
+        "params.txt",
+        "stage-3.loadgen-realistic.json",
+    ] {
+        std::fs::copy(raw.join(f), rep.join(f)).unwrap();
+    }
+    // stage-2 slower in the second pass: stage-3 ÷ stage-2 is ×0.98 in the
+    // first (19,326 ÷ 19,712) and ×1.29 in the second (÷ 15,000).
+    let first = read(&raw.join("stage-2.loadgen-realistic.json"));
+    assert!(first.contains("\"rps\": 19712.0"));
+    std::fs::write(
+        rep.join("stage-2.loadgen-realistic.json"),
+        first.replacen("\"rps\": 19712.0", "\"rps\": 15000.0", 1),
+    )
+    .unwrap();
+
+    let run = report::Run::load(&raw).unwrap();
+    assert_eq!(run.repeats.len(), 1);
+    let answer = report::lessons::answer(&run, report::lessons::find("balancing").unwrap());
+    let line = |row: &str| {
+        answer
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{row}` |")))
+            .unwrap_or_else(|| panic!("no {row} line in\n{answer}"))
+            .to_string()
+    };
+    assert!(
+        line("stage-2").contains("| 17,356 (15,000–19,712) |"),
+        "{}",
+        line("stage-2")
+    );
+    assert!(
+        line("stage-3").contains(&format!(
+            "×1.1 (×0.98–×1.3) {}",
+            report::lessons::NO_DIFFERENCE
+        )),
+        "{}",
+        line("stage-3")
+    );
+    assert!(answer.contains("2 repetitions"), "{answer}");
+
+    let written = report::write_report(&raw, None).unwrap();
+    let csv = read(&written.markdown.with_file_name("latest.csv"));
+    let rows = csv_rows(&csv);
+    let s2 = find(&rows, "stage-2", "loadgen-realistic");
+    assert_eq!(
+        (
+            s2["repetitions"].as_str(),
+            s2["rps_median"].as_str(),
+            s2["rps_min"].as_str(),
+            s2["rps_max"].as_str()
+        ),
+        ("2", "17356", "15000", "19712")
+    );
+    // A tool the second pass did not measure: one sample.
+    assert_eq!(find(&rows, "stage-2", "wrk")["repetitions"], "1");
 }
