@@ -8,7 +8,7 @@
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
 #                      [--server-cpus LIST --load-cpus LIST | --shared-cpus]
-#                      [--load-netns]
+#                      [--load-netns] [--made-by TEXT]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -121,10 +121,13 @@ SERVER_CPUS=""
 LOAD_CPUS=""
 SHARED_CPUS=0
 LOAD_NETNS=0
+# Who ran this, for the answers' first line (lesson.sh passes its own
+# command line; report::lessons reads it back from params.txt).
+MADE_BY=""
 usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus)
+    --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus|--made-by)
       [ $# -ge 2 ] || { echo "compare.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
   esac
   case "$1" in
@@ -138,6 +141,7 @@ while [ $# -gt 0 ]; do
     --rows) ROWS=$2; shift ;;
     --tools) TOOLS=$2; shift ;;
     --out) OUT=$2; shift ;;
+    --made-by) MADE_BY=$2; shift ;;
     --server-cpus) SERVER_CPUS=$2; shift ;;
     --load-cpus) LOAD_CPUS=$2; shift ;;
     --shared-cpus) SHARED_CPUS=1 ;;
@@ -381,6 +385,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "build profile: release ($(grep -A3 '^\[profile.release\]' Cargo.toml | tr '\n' ' '))"
 } > "$RAW/machine.txt"
 {
+  [ -z "$MADE_BY" ] || echo "made by: $MADE_BY"
   echo "users: $USERS"
   echo "duration: $DURATION"
   echo "warmup: $WARMUP"

@@ -25,6 +25,7 @@
 # charts (latest*.svg, the timelines) are in the same directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+INVOKED="scripts/lesson.sh $*"
 
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 PASS=()   # options handed to compare.sh as they are
@@ -70,7 +71,7 @@ OUT=target/lessons/$NUMBER-$ID
 rm -rf "$OUT"
 echo "== lesson $NUMBER: $TITLE — rows: $ROWS ($USERS users, $DURATION per tool)" >&2
 
-args=(--out "$OUT" --users "$USERS" --duration "$DURATION" --warmup 1s --rows "$ROWS" --tools "$TOOLS")
+args=(--made-by "$INVOKED" --out "$OUT" --users "$USERS" --duration "$DURATION" --warmup 1s --rows "$ROWS" --tools "$TOOLS")
 [ "$RATES" = 1 ] || args+=(--no-rates)
 [ "$BUILD" = 1 ] || args+=(--no-build)
 args+=("${PASS[@]}")

@@ -160,6 +160,12 @@ done
 # With two repetitions every number of the table is a median with its range.
 grep -F "| \`stage-4\` |" "$lesson_log" | head -n 1 | grep -qE '\| [0-9][0-9,.]* \([0-9][0-9,.]*–[0-9][0-9,.]*\) \|' \
   || { grep -F "| \`stage-4\` |" "$lesson_log" >&2; echo "FAIL: lesson 5's stage-4 row shows no median (min–max) with --repeat 2" >&2; exit 1; }
+# The answer says what made it (lesson.sh's own command line, through
+# compare.sh --made-by into params.txt) and with which data set.
+grep -qF "From \`" "$lesson_log" && grep -F "From \`" "$lesson_log" | grep -qF "\`scripts/lesson.sh 5 --users 500 --duration 1s --no-build --repeat 2" \
+  || { grep -F "From \`" "$lesson_log" >&2; echo "FAIL: lesson 5's answer does not name the command that made it" >&2; exit 1; }
+grep -F "From \`" "$lesson_log" | grep -qF ": 500 users, 1s per tool after 1s of warm-up" \
+  || { echo "FAIL: lesson 5's answer does not say its data set and windows" >&2; exit 1; }
 grep -qF "is the median of the 2 repetitions" "$lesson_log" || { echo "FAIL: lesson 5's answer does not say its numbers are medians of 2 repetitions" >&2; exit 1; }
 lesson_md=target/lessons/5-caching/latest.md
 for want in "## Repetitions" "| \`stage-4\` ÷ \`stage-3\` | loadgen realistic |" "| 2 |"; do

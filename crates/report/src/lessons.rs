@@ -348,13 +348,15 @@ pub const LESSONS: &[Lesson] = &[
         number: 5,
         id: "caching",
         title: "memcached, and nginx reading it",
-        // (The -miss rows of the cache model join once the committed run
-        // has them: an answer must show every row its lesson runs.)
+        // The -miss rows measure a miss in a run of its own: the cache
+        // model (Extra::CacheBound) predicts the speed-up from them.
         rows: &[
             "stage-3",
             "stage-4",
+            "stage-4-miss",
             "python-3",
             "python-4",
+            "python-4-miss",
             "fault-stage-4-memcached",
         ],
         users: SMALL,
@@ -583,7 +585,13 @@ pub fn answer(run: &Run, lesson: &Lesson) -> String {
         );
         return o;
     }
-    let _ = writeln!(o, "From `{}` ({}).\n", run.name, machine_line(run));
+    let _ = writeln!(
+        o,
+        "From `{}`, {} ({}).\n",
+        run.name,
+        made_by(run),
+        machine_line(run)
+    );
     if !lesson.columns.is_empty() {
         table(&mut o, run, lesson, &rows);
     }
@@ -858,16 +866,87 @@ pub fn machine_line(run: &Run) -> String {
     )
 }
 
+/// What made a run, for an answer's first line: `scripts/lesson.sh N` (an
+/// answer key, [`Keys`]) or the main job, with the data set and windows
+/// its params.txt records, so a participant sees whether the key was
+/// measured the way their own run is.
+fn made_by(run: &Run) -> String {
+    let p = run.params.as_deref().unwrap_or("");
+    let get = |k: &str| {
+        p.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+            .map(|v| v.trim().to_string())
+    };
+    let users = get("users")
+        .and_then(|u| u.parse::<u64>().ok())
+        .map_or("?".into(), runfiles::thousands);
+    let window = match (get("duration"), get("warmup")) {
+        (Some(d), Some(w)) => format!("{d} per tool after {w} of warm-up"),
+        _ => "windows not recorded".into(),
+    };
+    // compare.sh records who ran it (`--made-by`: lesson.sh passes its own
+    // command line); older runs and the main job have no such line.
+    let who = get("made by").map_or_else(
+        || match get("quick").as_deref() {
+            Some("yes") => "`scripts/compare.sh --quick`".to_string(),
+            _ => "the main job (`scripts/compare.sh`)".to_string(),
+        },
+        |m| format!("`{m}`"),
+    );
+    // How long it took, build included (timing.tsv's total).
+    let took = std::fs::read_to_string(run.raw_dir.join("timing.tsv"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("total\t")?.trim().parse::<u64>().ok())
+        })
+        .map_or(String::new(), |s| format!(" in {} min {:02} s", s / 60, s % 60));
+    format!("{who}{took}: {users} users, {window}")
+}
+
+/// The answer keys: for a lesson id, the run `scripts/answer-keys.sh` made
+/// with that lesson's own settings (`results/lessons/N-ID/`), which its
+/// answer block quotes instead of the main job's run.
+pub type Keys = std::collections::BTreeMap<&'static str, Run>;
+
 /// Rewrites every answer block of `text` from `run`; the new text.
 pub fn fill(text: &str, run: &Run) -> Result<String, String> {
+    fill_keyed(text, run, &Keys::new())
+}
+
+/// [`fill`], with a lesson's answer taken from its own key where `keys`
+/// has one (the inline figures stay the main run's).
+pub fn fill_keyed(text: &str, run: &Run, keys: &Keys) -> Result<String, String> {
     let out = crate::docs::rewrite_marked(text, "<!-- answer: ", "<!-- /answer -->", |id| {
         if id.is_empty() {
             return Err("an `<!-- answer: -->` marker names no lesson".into());
         }
         let lesson = find(id).ok_or_else(|| format!("no lesson {id:?} (answer marker)"))?;
-        Ok(format!("\n{}", answer(run, lesson)))
+        let from = keys.get(lesson.id).unwrap_or(run);
+        Ok(format!("\n{}", answer(from, lesson)))
     })?;
     crate::docs::fill_figures(&out, run)
+}
+
+/// The answer keys under `dir` (`results/lessons/`): for each lesson,
+/// the newest run in `dir/N-ID/` (a directory holding `raw/rows.tsv`).
+/// A lesson without one has no key (its answer quotes the main run).
+pub fn load_keys(dir: &std::path::Path) -> Result<Keys, crate::Error> {
+    let mut keys = Keys::new();
+    for l in LESSONS {
+        let Ok(entries) = std::fs::read_dir(dir.join(format!("{}-{}", l.number, l.id))) else {
+            continue;
+        };
+        let newest = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("raw").join("rows.tsv").is_file())
+            .max();
+        if let Some(run) = newest {
+            keys.insert(l.id, Run::load(&run.join("raw"))?);
+        }
+    }
+    Ok(keys)
 }
 
 /// The ids of the answer blocks of `text`, in order.

@@ -7,7 +7,7 @@
 //! cargo run --release -p report -- lessons                # the workshop's lessons
 //! cargo run --release -p report -- lesson-spec N          # what scripts/lesson.sh runs for lesson N
 //! cargo run --release -p report -- lesson N RAW_DIR       # lesson N's answer from a run
-//! cargo run --release -p report -- workshop WORKSHOP.md RAW_DIR [--check]
+//! cargo run --release -p report -- workshop WORKSHOP.md RAW_DIR [--keys results/lessons] [--check]
 //! ```
 //!
 //! Regenerates `latest.csv`, `latest.md`, `latest.svg` (req/s per row and
@@ -107,6 +107,11 @@ enum Command {
         /// says, or a lesson asks for a column or row it does not print.
         #[arg(long)]
         check: bool,
+        /// The answer keys: a lesson whose own run lies in DIR/N-ID/
+        /// (`scripts/answer-keys.sh` writes results/lessons/) gets its
+        /// answer from that run, measured as `scripts/lesson.sh N` runs.
+        #[arg(long, value_name = "DIR")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -140,7 +145,8 @@ fn main() -> ExitCode {
             file,
             raw_dir,
             check,
-        }) => workshop(&file, &raw_dir, check),
+            keys,
+        }) => workshop(&file, &raw_dir, check, keys.as_deref()),
         None => report(cli.raw_dir.unwrap_or_default(), cli.out),
     };
     match result {
@@ -261,10 +267,18 @@ fn workshop(
     file: &std::path::Path,
     raw_dir: &std::path::Path,
     check: bool,
+    keys: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let text = read(&file.to_path_buf())?;
     let run = load_run(raw_dir)?;
-    let new = report::lessons::fill(&text, &run)
+    let keys_dir = keys;
+    let keys = match keys_dir {
+        Some(dir) => report::lessons::load_keys(dir)
+            .with_context(|| format!("reading the answer keys in {}", dir.display()))?,
+        None => report::lessons::Keys::new(),
+    };
+    let keys_arg = keys_dir.map_or(String::new(), |d| format!(" --keys {}", d.display()));
+    let new = report::lessons::fill_keyed(&text, &run, &keys)
         .map_err(anyhow::Error::msg)
         .with_context(|| file.display().to_string())?;
     if check {
@@ -296,7 +310,7 @@ fn workshop(
                 .collect();
             stale.extend(report::docs::changed_figures(&text, &new));
             eprintln!(
-                "report: {}: answers or figures out of date ({}); regenerate with: report workshop {} {}",
+                "report: {}: answers or figures out of date ({}); regenerate with: report workshop {} {}{keys_arg}",
                 file.display(),
                 stale.join(", "),
                 file.display(),

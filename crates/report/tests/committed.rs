@@ -75,12 +75,19 @@ fn committed_documents() -> Vec<PathBuf> {
     files
 }
 
-/// Fills `file` from `raw` and says what is stale.
-fn stale(file: &Path, raw: &Path) -> Vec<String> {
+/// The committed answer keys: each lesson's own run (results/lessons/).
+fn keys() -> report::lessons::Keys {
+    report::lessons::load_keys(&Path::new(ROOT).join("results").join("lessons"))
+        .unwrap_or_else(|e| panic!("results/lessons: {e}"))
+}
+
+/// Fills `file` from `raw` (and the lessons' answers from `keys`) and says
+/// what is stale.
+fn stale(file: &Path, raw: &Path, keys: &report::lessons::Keys) -> Vec<String> {
     let loaded = report::Run::load(raw).unwrap();
     let text = std::fs::read_to_string(file).unwrap();
-    let filled =
-        report::lessons::fill(&text, &loaded).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let filled = report::lessons::fill_keyed(&text, &loaded, keys)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut stale: Vec<String> = report::lessons::changed(&text, &filled)
         .into_iter()
         .map(String::from)
@@ -93,8 +100,9 @@ fn stale(file: &Path, raw: &Path) -> Vec<String> {
 fn workshop_and_readme_figures_are_the_committed_runs() {
     let run = committed();
     let name = run.file_name().unwrap().to_string_lossy().into_owned();
+    let keys = keys();
     for file in committed_documents() {
-        let stale = stale(&file, &run.join("raw"));
+        let stale = stale(&file, &run.join("raw"), &keys);
         let shown = file
             .strip_prefix(ROOT)
             .unwrap_or(&file)
@@ -103,7 +111,7 @@ fn workshop_and_readme_figures_are_the_committed_runs() {
         assert!(
             stale.is_empty(),
             "{shown}'s blocks or figures {stale:?} are not what results/{name}/raw says; regenerate them with \
-             `cargo run --release -p report -- workshop {shown} results/{name}/raw`"
+             `cargo run --release -p report -- workshop {shown} results/{name}/raw --keys results/lessons`"
         );
     }
     // Every lesson has its answer in WORKSHOP.md, and asks for what it prints.
@@ -119,6 +127,35 @@ fn workshop_and_readme_figures_are_the_committed_runs() {
             workshop.contains(&format!("## Lesson {} — ", l.number)),
             "WORKSHOP.md has no section `## Lesson {} — …`",
             l.number
+        );
+    }
+    // Every lesson's answer is its own key, made as a participant runs it.
+    for l in report::lessons::LESSONS {
+        let key = keys
+            .get(l.id)
+            .unwrap_or_else(|| panic!("no answer key for lesson {} in results/lessons/{}-{}/: run scripts/answer-keys.sh {}", l.number, l.number, l.id, l.number));
+        let params = key.params.as_deref().unwrap_or("");
+        let made_by = params
+            .lines()
+            .find_map(|p| p.strip_prefix("made by: "))
+            .unwrap_or("");
+        let args: Vec<&str> = made_by.split_whitespace().collect();
+        let number = l.number.to_string();
+        assert!(
+            args.len() >= 2
+                && args[..2] == ["scripts/lesson.sh", number.as_str()]
+                && args[2..].iter().all(|a| *a == "--no-build"),
+            "lesson {}'s key {} was made by `{made_by}`, not by `scripts/lesson.sh {}` with its defaults",
+            l.number,
+            key.name,
+            l.number
+        );
+        assert!(
+            params.lines().any(|p| p == format!("users: {}", l.users)),
+            "lesson {}'s key {} has not the lesson's {} users",
+            l.number,
+            key.name,
+            l.users
         );
     }
     let problems = report::docs::lesson_problems(&workshop);
@@ -154,7 +191,7 @@ fn experiment_figures_are_their_own_runs() {
             "{}: one run directory expected beside it",
             readme.display()
         );
-        let stale = stale(&readme, &runs[0].join("raw"));
+        let stale = stale(&readme, &runs[0].join("raw"), &report::lessons::Keys::new());
         assert!(
             stale.is_empty(),
             "{}: figures {stale:?} are not what {} says; regenerate with `cargo run --release -p report -- workshop {} {}`",
