@@ -758,9 +758,28 @@ fn timing(o: &mut String, run: &Run) {
         .filter_map(|l| l.split_once('\t'))
         .filter_map(|(p, s)| Some((p, s.trim().parse().ok()?)))
         .collect();
-    o.push_str("| part of the run | time |\n|---|--:|\n");
+    // Repetitions 2..N: one line each (every row again), after the first.
+    let mut lines: Vec<(String, u64)> = Vec::new();
     for (part, secs) in &parts {
-        let name = if *part == "total" { "**total**" } else { part };
+        let (name, rep) = match part.split_once(" (repetition ") {
+            Some((row, rest)) => (
+                row,
+                rest.split(' ').next().and_then(|k| k.parse::<u32>().ok()),
+            ),
+            None => (*part, None),
+        };
+        let line = match rep {
+            Some(k) if k > 1 => format!("repetition {k}: every row again (realistic mix and wrk)"),
+            _ if name == "total" => "**total**".to_string(),
+            _ => name.to_string(),
+        };
+        match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, s)) => *s += secs,
+            None => lines.push((line, *secs)),
+        }
+    }
+    o.push_str("| part of the run | time |\n|---|--:|\n");
+    for (name, secs) in &lines {
         let _ = writeln!(o, "| {name} | {} min {:02} s |", secs / 60, secs % 60);
     }
     o.push('\n');
@@ -900,7 +919,9 @@ fn made_by(run: &Run) -> String {
             t.lines()
                 .find_map(|l| l.strip_prefix("total\t")?.trim().parse::<u64>().ok())
         })
-        .map_or(String::new(), |s| format!(" in {} min {:02} s", s / 60, s % 60));
+        .map_or(String::new(), |s| {
+            format!(" in {} min {:02} s", s / 60, s % 60)
+        });
     format!("{who}{took}: {users} users, {window}")
 }
 
