@@ -78,6 +78,9 @@ pub struct CpuCell {
     /// The tool's req/s, if its output had a result.
     pub rps: Option<f64>,
     pub gil: Option<GilBound>,
+    /// The CPUs the server was held to (machine.txt's layout, `--server-cpus`),
+    /// when the load tools had CPUs of their own; `None`: shared.
+    pub server_cpus: Option<u32>,
 }
 
 impl CpuCell {
@@ -132,11 +135,13 @@ impl CpuCell {
         }
     }
 
-    /// cores ÷ server CPU per request (derived).
+    /// The server's cores ÷ server CPU per request (derived): the
+    /// server's own CPUs where the layout gave it some, else the machine's.
     pub fn capacity_rps(&self) -> Option<f64> {
+        let cores = self.server_cpus.map_or(self.report.cores, |n| n as usize);
         self.server_us()
             .filter(|us| *us > 0.0)
-            .map(|us| self.report.cores as f64 * 1e6 / us)
+            .map(|us| cores as f64 * 1e6 / us)
     }
 }
 
@@ -156,11 +161,38 @@ struct ServedBy {
     served_by: BTreeMap<String, u64>,
 }
 
+/// How many CPUs machine.txt's layout gave the server when the load tools
+/// had their own (`layout: server on CPUs 0,1, load tools on CPUs 2-3`);
+/// `None` for the shared layout or a list it cannot read.
+pub fn server_cpus(machine: &str) -> Option<u32> {
+    let layout = machine.lines().find_map(|l| l.strip_prefix("layout: "))?;
+    let (server, load) = layout
+        .strip_prefix("server on CPUs ")?
+        .split_once(", load tools on CPUs ")?;
+    if server == "any" || load.starts_with("any") {
+        return None;
+    }
+    let mut n = 0;
+    for part in server.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.trim().parse::<u32>().ok()? + 1 - a.trim().parse::<u32>().ok()?,
+            None => {
+                part.trim().parse::<u32>().ok()?;
+                1
+            }
+        };
+    }
+    Some(n)
+}
+
 impl CpuRun {
     /// Reads every `<row>.<tool>.cpu.json` of `raw_dir` for `rows`. A
     /// missing file is no cell; a broken one is a note.
     pub fn load(raw_dir: &Path, rows: &[Row]) -> CpuRun {
         let mut out = CpuRun::default();
+        let server_cpus = std::fs::read_to_string(raw_dir.join("machine.txt"))
+            .ok()
+            .and_then(|m| server_cpus(&m));
         for row in rows {
             for tool in Tool::ALL {
                 let name = file_name(tool, &row.spec.id);
@@ -195,6 +227,7 @@ impl CpuRun {
                     report,
                     rps: row.rps(tool),
                     gil,
+                    server_cpus,
                 });
             }
         }
@@ -421,6 +454,7 @@ pub fn markdown(o: &mut String, run: &super::Run) {
     }
 
     gil_bounds(o, cpu);
+    measured_capacity(o, cpu);
     let lessons = lessons(cpu);
     if !lessons.is_empty() {
         o.push_str("### What the CPU figures say\n\n");
@@ -429,6 +463,47 @@ pub fn markdown(o: &mut String, run: &super::Run) {
         }
         o.push('\n');
     }
+}
+
+/// Where the load tools had CPUs of their own, each row's req/s *is* the
+/// capacity with the load tool elsewhere, measured: shown beside the
+/// derived one (server CPUs ÷ server CPU per request), and how far apart.
+/// Measured under derived: the server's CPUs were not all busy (the load
+/// tool could not keep them so, or a lock or a wait held them back).
+fn measured_capacity(o: &mut String, cpu: &CpuRun) {
+    let cells: Vec<&CpuCell> = cpu
+        .cells
+        .iter()
+        .filter(|c| c.server_cpus.is_some() && c.capacity_rps().is_some() && c.rps.is_some())
+        .collect();
+    let Some(n) = cells.first().and_then(|c| c.server_cpus) else {
+        o.push_str(
+            "Capacity with the load tool elsewhere is **derived** in this run: the load tools \
+             shared the server's CPUs. `--server-cpus`/`--load-cpus` (and `--load-netns`) measure it.\n\n",
+        );
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "### Capacity with the load tool elsewhere: measured against derived\n\n\
+         The server had {n} CPU(s) of its own and the load tools others, so each req/s below is \
+         the capacity **measured** with the load tool elsewhere; *derived* is the server's {n} \
+         CPU(s) ÷ its CPU per request.\n\n\
+         | row | tool | measured req/s | derived req/s | measured ÷ derived |\n|---|---|--:|--:|--:|"
+    );
+    for c in cells {
+        let (m, d) = (c.rps.unwrap_or(0.0), c.capacity_rps().unwrap_or(0.0));
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {:.2} |",
+            c.row,
+            c.tool.label(),
+            fmt_rps(m),
+            fmt_rps(d),
+            if d > 0.0 { m / d } else { 0.0 }
+        );
+    }
+    o.push('\n');
 }
 
 /// The table: per row and tool, µs of CPU per request and cores busy in
@@ -839,6 +914,7 @@ mod tests {
             report: r,
             rps: Some(rps),
             gil: None,
+            server_cpus: None,
         }
     }
 
@@ -863,6 +939,12 @@ mod tests {
         assert_eq!(c.machine_us(), Some(1800.0));
         // 2 cores / 1.1 ms
         assert!((c.capacity_rps().unwrap() - 1818.1818).abs() < 1e-3);
+        // Held to one CPU of its own (--server-cpus 0): 1 core / 1.1 ms.
+        let pinned = CpuCell {
+            server_cpus: Some(1),
+            ..c.clone()
+        };
+        assert!((pinned.capacity_rps().unwrap() - 909.0909).abs() < 1e-3);
         // 16 of 18: 11% off, not flagged; 14 of 18 (22%) is.
         assert_eq!(c.mismatch(), None);
         let off = cell(
@@ -884,6 +966,25 @@ mod tests {
             ..c.clone()
         };
         assert_eq!((no_rps.requests(), no_rps.capacity_rps()), (None, None));
+    }
+
+    #[test]
+    fn server_cpus_of_the_layout() {
+        let m = |l: &str| server_cpus(&format!("cpu: x\nlayout: {l}\nos: y\n"));
+        assert_eq!(m("server on CPUs 0,1, load tools on CPUs 2-3"), Some(2));
+        assert_eq!(m("server on CPUs 2-5,7, load tools on CPUs 0"), Some(5));
+        assert_eq!(
+            m(
+                "server on CPUs 0, load tools on CPUs 1; load tools on a load host of their own (network namespace fk-load-1, 10.200.0.2, veth)"
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            m("shared: server and load tools on the same CPUs (0,1)"),
+            None
+        );
+        assert_eq!(m("server on CPUs any, load tools on CPUs 1"), None);
+        assert_eq!(server_cpus("cpu: x\n"), None);
     }
 
     #[test]
