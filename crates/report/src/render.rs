@@ -198,6 +198,17 @@ fn main_table(o: &mut String, run: &Run) {
          Pages per day = req/s × 86,400 (the talk: \"even 40 req/s is 3.4 M pages/day\"), \
          from the realistic mix where there is one. — = no file.\n\n",
     );
+    let reps = 1 + run.repeats.len();
+    if reps > 1 {
+        let _ = writeln!(
+            o,
+            "With {reps} repetitions: req/s and speed-ups are medians with their range (min–max) \
+             over the repetitions that measured them (a tool only the first measured has one value), \
+             {} marks a speed-up whose range holds 1; latencies, pages/day and verify are the first \
+             repetition's.\n",
+            crate::lessons::NO_DIFFERENCE
+        );
+    }
     o.push_str("| row | what | the talk (req/s) |");
     for t in Tool::ALL {
         let _ = write!(o, " {} |", t.label());
@@ -288,9 +299,16 @@ fn tool_cell(run: &Run, row: &Row, tool: Tool, notes: &mut Vec<String>) -> Strin
             "— <sub>no result</sub>".into()
         }
         Cell::Measured(m) => {
-            let mut c = format!("**{}**", fmt_rps(m.rps));
-            if let Some(x) = run.speedup(row, tool) {
-                let _ = write!(c, " {}", fmt_speedup(x));
+            // The median over the repetitions, bold, with its range; the
+            // speed-up likewise, each computed within its repetition.
+            let rps = crate::lessons::Col::Rps(tool).value(run, &row.spec.id);
+            let mut c = match rps.split_once(" (") {
+                Some((median, range)) => format!("**{median}** ({range}"),
+                None => format!("**{rps}**"),
+            };
+            if run.speedup(row, tool).is_some() {
+                let x = crate::lessons::Col::Speedup(tool).value(run, &row.spec.id);
+                let _ = write!(c, " {x}");
             }
             match (m.p50_ms, m.p99_ms) {
                 (Some(p50), Some(p99)) => {
