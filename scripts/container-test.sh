@@ -11,6 +11,8 @@
 #   4. scripts/container.sh lesson 1 inside the image: its table has every
 #      row, measured; nothing seeded or built again (the image's data sets
 #      and binaries are used)
+#   5. scripts/lesson.sh 1 natively: the same table (rows and columns), and
+#      each req/s median against the other run's range (printed)
 #
 #   scripts/container-test.sh [--keep DIR]
 #
@@ -30,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 KEEP=${FK_CONTAINER_TEST_DIR:-}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -163,6 +165,30 @@ done
 ls "$STATE"/results/lessons/1-cgi/*/raw/rows.tsv >/dev/null 2>&1 || fail "no results in $STATE/results/lessons/1-cgi/ on the host"
 sed -n '/^## Lesson 1/,$p' "$lesson_log" | grep '^|' >&2
 log "lesson 1 in the container: ${LESSON_S} s"
+
+# ---- 5. lesson 1, natively, against the container's ------------------------------------------
+# The same lesson on the same machine outside the image: the same table
+# (header and rows: a failure if not), and each req/s median of one set
+# against the other's range, printed (on a busy machine two runs minutes
+# apart may not overlap: that is reported, not failed).
+log "lesson 1 natively: scripts/lesson.sh 1"
+native_log=$STATE/lesson-1-native.log
+scripts/lesson.sh 1 > "$native_log" 2>&1 || { tail -n 40 "$native_log" >&2; fail "scripts/lesson.sh 1 natively failed (log above)"; }
+table_shape() { sed -n '/^## Lesson 1/,$p' "$1" | grep '^| ' | awk -F'|' '{ print $2 }' | tr -d ' '; sed -n '/^## Lesson 1/,$p' "$1" | grep -m1 '^| row |'; }
+[ "$(table_shape "$lesson_log")" = "$(table_shape "$native_log")" ] \
+  || { diff <(table_shape "$lesson_log") <(table_shape "$native_log") >&2; fail "lesson 1's table has another shape in the container than natively (diff above)"; }
+# `| `row` | 16,268 (14,324–18,212) | …`: the realistic mix's median, min, max.
+spread() { grep -F "| \`$2\` |" "$1" | head -n 1 | awk -F'|' '{ gsub(/[ ,]/, "", $3); print $3 }' | sed 's/[()–]/ /g'; }
+overlap=0
+for row in stage-1 python-1 stage-2; do
+  read -r cm cmin cmax <<< "$(spread "$lesson_log" "$row")"
+  read -r nm nmin nmax <<< "$(spread "$native_log" "$row")"
+  verdict=$(awk -v cm="$cm" -v cmin="${cmin:-$cm}" -v cmax="${cmax:-$cm}" -v nm="$nm" -v nmin="${nmin:-$nm}" -v nmax="${nmax:-$nm}" \
+    'BEGIN { print ((nm >= cmin && nm <= cmax) || (cm >= nmin && cm <= nmax)) ? "within" : "outside" }')
+  [ "$verdict" = within ] && overlap=$((overlap + 1))
+  echo "lesson 1, $row, req/s (realistic mix): container $cm (${cmin:-$cm}–${cmax:-$cm}), native $nm (${nmin:-$nm}–${nmax:-$nm}): a median $verdict the other's range" >&2
+done
+log "lesson 1: the same table in the container and natively; $overlap of 3 rows with a median inside the other's range"
 
 echo "container image: base ${BASE_S} s, build ${BUILD_S} s, $((SIZE / 1024 / 1024)) MiB, lesson 1 ${LESSON_S} s; total $(( $(date +%s) - T0 )) s"
 echo "container image: 1 passed, 0 failed"
