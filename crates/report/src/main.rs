@@ -4,6 +4,7 @@
 //! cargo run --release -p report -- results/<date>-<host>/raw [--out results]
 //! cargo run --release -p report -- timeline RUN.json [--events EVENTS.tsv] --out RUN.svg [--title TEXT]
 //! cargo run --release -p report -- sustained RUN.json     # exit 0 if the rate was sustained, 1 if not
+//! cargo run --release -p report -- agree RAW_A RAW_B      # do two runs' ratios and verdicts agree?
 //! cargo run --release -p report -- lessons                # the workshop's lessons
 //! cargo run --release -p report -- lesson-spec N          # what scripts/lesson.sh runs for lesson N
 //! cargo run --release -p report -- lesson N RAW_DIR       # lesson N's answer from a run
@@ -79,6 +80,15 @@ enum Command {
         /// A loadgen --json file of an open-loop run.
         json: PathBuf,
     },
+    /// Whether two runs agree: each ratio the lessons' verdicts rest on
+    /// (report::repeats::PAIRS), B's median against A's range (the spread
+    /// of A's repetitions) and the two verdicts, in Markdown.
+    Agree {
+        /// The first run's raw files.
+        a: PathBuf,
+        /// The second run's raw files.
+        b: PathBuf,
+    },
     /// List the workshop's lessons: number, id, title and the rows each runs.
     Lessons,
     /// Print what scripts/lesson.sh runs for a lesson, as shell assignments
@@ -138,6 +148,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Timeline(a)) => timeline(a),
         Some(Command::Sustained { json }) => sustained(json),
+        Some(Command::Agree { a, b }) => load_run(&a).and_then(|a| {
+            let b = load_run(&b)?;
+            print!("{}", report::repeats::agreement(&a, &b));
+            Ok(ExitCode::SUCCESS)
+        }),
         Some(Command::Lessons) => lessons(),
         Some(Command::LessonSpec { lesson }) => lesson_spec(&lesson),
         Some(Command::Lesson { lesson, raw_dir }) => print_lesson(&lesson, &raw_dir),

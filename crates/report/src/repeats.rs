@@ -241,6 +241,45 @@ pub fn markdown(o: &mut String, run: &Run) {
     );
 }
 
+/// Whether two runs agree (`report agree A B`): for each ratio of
+/// [`PAIRS`], B's median against A's range and the two verdicts; in
+/// Markdown, with the count of each in its last line.
+pub fn agreement(a: &Run, b: &Run) -> String {
+    let mut o = format!(
+        "| ratio | tool | `{}` | `{}` | B's median in A's range | verdicts |\n|---|---|--:|--:|---|---|\n",
+        a.name, b.name
+    );
+    let (mut n, mut within, mut same) = (0, 0, 0);
+    for (x, y, tool) in PAIRS {
+        let (Some(sa), Some(sb)) = (ratio(a, x, y, tool), ratio(b, x, y, tool)) else {
+            continue;
+        };
+        n += 1;
+        let inside = sb.median >= sa.min && sb.median <= sa.max;
+        let (va, vb) = (Verdict::of(&sa), Verdict::of(&sb));
+        within += usize::from(inside);
+        same += usize::from(va == vb);
+        let _ = writeln!(
+            o,
+            "| `{x}` ÷ `{y}` | {} | {} | {} | {} | {} |",
+            tool.label(),
+            fmt_spread(&sa, fmt_ratio),
+            fmt_spread(&sb, fmt_ratio),
+            if inside { "yes" } else { "**no**" },
+            if va == vb {
+                format!("the same: {}", va.words())
+            } else {
+                format!("**differ**: {} / {}", va.words(), vb.words())
+            }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nB's median inside A's range for {within} of {n} ratios; the same verdict for {same} of {n}."
+    );
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -427,3 +427,32 @@ fn repetitions_give_medians_ranges_and_no_difference() {
     // A tool the second pass did not measure: one sample.
     assert_eq!(find(&rows, "stage-2", "wrk")["repetitions"], "1");
 }
+
+/// `report agree`: a run agrees with itself on every ratio it has; a run
+/// whose stage-2 halved does not, on the ratios stage-2 is part of.
+#[test]
+fn agreement_of_two_runs() {
+    let (_tmp, raw) = common::results_tree(FIXTURE, RUN);
+    let run = report::Run::load(&raw).unwrap();
+    let same = report::repeats::agreement(&run, &run);
+    let last = same.lines().last().unwrap();
+    let n = same.lines().filter(|l| l.starts_with("| `")).count();
+    assert!(n >= 2, "{same}");
+    assert_eq!(
+        last,
+        format!(
+            "B's median inside A's range for {n} of {n} ratios; the same verdict for {n} of {n}."
+        )
+    );
+    let (_tmp2, raw2) = common::results_tree(FIXTURE, RUN);
+    let f = raw2.join("stage-2.loadgen-realistic.json");
+    let text = read(&f).replacen("\"rps\": 19712.0", "\"rps\": 9856.0", 1);
+    std::fs::write(&f, text).unwrap();
+    let other = report::Run::load(&raw2).unwrap();
+    let diff = report::repeats::agreement(&run, &other);
+    let line = diff
+        .lines()
+        .find(|l| l.starts_with("| `stage-3` ÷ `stage-2` |"))
+        .unwrap_or_else(|| panic!("{diff}"));
+    assert!(line.contains("| **no** |"), "{line}");
+}
