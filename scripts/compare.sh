@@ -428,7 +428,7 @@ start() { # row log cmd...
   return 1
 }
 stop() { # stops PID and every process it started; returns 1 if any is left
-  local left kids
+  local left kids k
   kids=$(descendants "$PID")
   stop_group "$PID" 20
   sleep 0.3
@@ -723,14 +723,16 @@ if [ "$REPEAT" -gt 1 ]; then
   REP_ROWS=$(for row in $ROWS; do case "$row" in fault-*|calibration) ;; *) echo "$row" ;; esac; done | tr '\n' ' ')
   TOOLS=$(for tool in $REPEAT_TOOLS; do case " $ALL_TOOLS_ASKED " in *" $tool "*) echo "$tool" ;; esac; done | tr '\n' ' ')
   RATES=0
-  for ((k = 2; k <= REPEAT; k++)); do
-    RAW="$FIRST_RAW/rep-$k"
+  # (`rep`, not a name the functions below use unlocalised: stop()'s loop
+  # over pids once clobbered this counter and ended the run after two.)
+  for ((rep = 2; rep <= REPEAT; rep++)); do
+    RAW="$FIRST_RAW/rep-$rep"
     mkdir -p "$RAW"
     : > "$RAW/commands.txt"
     printf 'row\tstage\tdescription\ttalk_rps\tstatus\treason\n' > "$RAW/rows.tsv"
     cp "$FIRST_RAW/machine.txt" "$RAW/machine.txt"
-    { cat "$FIRST_RAW/params.txt"; echo "repetition: $k of $REPEAT"; echo "tools measured: $TOOLS"; } > "$RAW/params.txt"
-    ROWNO=0 NROWS=$(echo $REP_ROWS | wc -w) LABEL=" (repetition $k of $REPEAT)"
+    { cat "$FIRST_RAW/params.txt"; echo "repetition: $rep of $REPEAT"; echo "tools measured: $TOOLS"; } > "$RAW/params.txt"
+    ROWNO=0 NROWS=$(echo $REP_ROWS | wc -w) LABEL=" (repetition $rep of $REPEAT)"
     rows_pass "$REP_ROWS"
   done
   RAW=$FIRST_RAW TOOLS=$ALL_TOOLS_ASKED
