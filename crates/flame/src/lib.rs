@@ -29,10 +29,11 @@
 //! What gets named: our binaries (built with `debug = "line-tables-only"`,
 //! unwound with DWARF, see `scripts/compare.sh`'s `profile_window`) down
 //! to handlers, rusqlite/SQLite and askama; Debian's nginx exports its
-//! symbols, so `ngx_*` functions are named; Debian's memcached is
-//! stripped of its own symbols except the dynamic ones, so its frames
-//! show as libc/libevent/kernel functions and `[unknown]` for its own
-//! code (`memcached` as the thread's frame says whose they are).
+//! symbols (571 `ngx_*` functions), so nginx's frames are named;
+//! Debian's memcached is stripped and exports none of its functions, so
+//! its stacks show the kernel's, libc's and libevent's frames, and
+//! `[unknown]` for memcached's own code (the role and thread frames still
+//! say whose they are).
 //!
 //! Run it: `cargo run -p flame -- --help` (subcommands `collapse`, `svg`,
 //! `diff`, `top`); the tests: `cargo test -p flame`.
