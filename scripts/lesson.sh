@@ -6,11 +6,12 @@
 #   scripts/lesson.sh --list      # the lessons and the rows each runs
 #   scripts/lesson.sh N [--users N] [--duration 3s] [--no-build] [--repeat N]
 #                       [--server-cpus LIST --load-cpus LIST | --shared-cpus]
-#                       [--load-netns]
+#                       [--load-netns] [--profile]
 #
 # --repeat and the cores layout are compare.sh's (see its --help): the
 # default layout is the talk's dual-core server on a machine with 4 or more
-# CPUs, the shared layout on 2 or 3.
+# CPUs, the shared layout on 2 or 3. --profile is compare.sh's too: a flame
+# graph per row (<row>-flame.svg beside the lesson's latest.md).
 #
 # FK_PREBUILT=1 in the environment means --no-build (the container image
 # sets it: it has the release binaries and no cargo).
@@ -24,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 PASS=()   # options handed to compare.sh as they are
 LESSON=""
 USERS_ARG=""
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --list) LESSON=--list ;;
     --users|--duration|--repeat|--server-cpus|--load-cpus) [ $# -ge 2 ] || { echo "lesson.sh: $1 needs a value (see --help)" >&2; exit 2; }
       case "$1" in --users) USERS_ARG=$2 ;; --duration) DURATION=$2 ;; *) PASS+=("$1" "$2") ;; esac; shift ;;
-    --shared-cpus|--load-netns) PASS+=("$1") ;;
+    --shared-cpus|--load-netns|--profile) PASS+=("$1") ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "lesson.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
