@@ -476,10 +476,26 @@ wanted() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 # cpuwatch's file of the same window (raw/<row>.profiled.cpu.json), and a
 # process it does not list is reached through perf's FORK events (`flame
 # collapse`). raw/<row>.folded is what is kept: perf.data is deleted at once.
-# Call graphs: DWARF unwinding, not frame pointers. Measured on this 2-core
-# machine, stage-2 under wrk (user page, -c 64, 3 s runs, alternating):
-# FP_DWARF_NUMBERS
-PERF_CALL_GRAPH=(--call-graph dwarf)
+# Call graphs: DWARF unwinding of 16 KB of stack per sample, not frame
+# pointers. Measured on this 2-core machine (2026-12-03), stage-2 under wrk
+# (user page, -c 64, 3 s runs, the configurations alternating, perf -a at
+# 99 Hz), median req/s of 9 runs each: release build without perf 20,278,
+# with --call-graph dwarf,16384 21,468; built with -C force-frame-pointers
+# without perf 25,530, with --call-graph fp 21,190. Runs of one
+# configuration spread from 12,500 to 35,000 (another job shared the
+# cores), so req/s cannot tell the two apart; perf's own CPU in a 3 s
+# window was the same for both (0.24 s, dwarf and fp). What decides:
+# - whole stacks: of stage-2's app samples, 3–11 % reached the thread's
+#   start with dwarf's default 8 KB, 97–99 % with 16 KB, ~100 % with 32 KB,
+#   95–97 % with frame pointers;
+# - every role: Debian's nginx and memcached, libc and the SQLite that
+#   rusqlite builds with cc keep no frame pointers; DWARF unwinds them too
+#   (nginx's stacks come whole, from main to ngx_writev);
+# - the benchmark's binaries stay as measured: frame pointers would mean a
+#   rebuild of every stage with other code (Cargo.toml's one release profile).
+# The cost of DWARF is after the window: perf.data of ~3 MB/s and `perf
+# script`'s unwinding (1.4 s for 199 samples here, with --no-inline).
+PERF_CALL_GRAPH=(--call-graph dwarf,16384)
 profile_check() { # --profile: is perf here, and may it sample? (once)
   [ "$PROFILE" = 1 ] || return 0
   if ! perf --version > /dev/null 2>&1; then

@@ -127,7 +127,7 @@ pub fn markdown(o: &mut String, run: &Run) {
     o.push_str("## Where the time goes (flame graphs)\n\n");
     o.push_str(
         "One extra realistic-mix window per row (first repetition), every process of the row \
-         sampled by `perf record -e cpu-clock -F 99 -a --call-graph dwarf`; the root frame of \
+         sampled by `perf record -e cpu-clock -F 99 -a --call-graph dwarf,16384`; the root frame of \
          every stack is the process's role, the next the thread's name (`crates/flame`). \
          Click a frame to zoom; the search box finds a function. `[nginx]` or `[memcached]` \
          is a function the binary does not name (nginx's static functions; Debian's memcached \
