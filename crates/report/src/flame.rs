@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Run, Tool};
+use runfiles::cpu::CpuReport;
 use runfiles::summary::Summary;
 
 /// The differential graph's file name.
@@ -44,6 +45,10 @@ pub struct FlameRow {
     pub top: Vec<TopFrame>,
     /// req/s of the profiled window (`<row>.profiled.json`).
     pub profiled_rps: Option<f64>,
+    /// Cores busy outside the row's processes (another job, perf itself)
+    /// in the unprofiled and the profiled window, from their cpu.json: how
+    /// far the two windows' req/s can be compared.
+    pub outside_cores: (Option<f64>, Option<f64>),
 }
 
 /// The run's flame graphs; empty without `--profile`.
@@ -75,6 +80,10 @@ impl Flame {
                     profiled_rps: read(&profiled)
                         .and_then(|j| serde_json::from_str::<Summary>(&j).ok())
                         .map(|s| s.rps),
+                    outside_cores: (
+                        outside(read(&format!("{row}.loadgen-realistic.cpu.json"))),
+                        outside(read(&format!("{row}.profiled.cpu.json"))),
+                    ),
                 })
             })
             .collect();
@@ -92,6 +101,12 @@ impl Flame {
         }
         v
     }
+}
+
+/// cpuwatch's CPU outside the measured trees, in cores over its window.
+fn outside(json: Option<String>) -> Option<f64> {
+    let c: CpuReport = serde_json::from_str(&json?).ok()?;
+    (c.window_s > 0.0).then(|| c.outside_trees_s / c.window_s)
 }
 
 /// `flame top`'s TSV (header first; lines that do not parse are skipped).
@@ -133,7 +148,10 @@ pub fn markdown(o: &mut String, run: &Run) {
          is a function the binary does not name (nginx's static functions; Debian's memcached \
          is stripped).\n\n",
     );
-    o.push_str("| row | flame graph | realistic req/s | under perf | profiler's cost |\n|---|---|---:|---:|---:|\n");
+    o.push_str(
+        "| row | flame graph | realistic req/s | under perf | profiler's cost | cores busy outside the row (plain / under perf) |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
     for r in &f.rows {
         let plain = run
             .rows
@@ -142,9 +160,10 @@ pub fn markdown(o: &mut String, run: &Run) {
             .and_then(|x| x.cell(Tool::LoadgenRealistic).measure())
             .map(|m| m.rps);
         let cost = plain.zip(r.profiled_rps).and_then(|(a, b)| cost_pct(a, b));
+        let cores = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_else(|| "—".into());
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} |",
             r.row,
             r.svg
                 .as_ref()
@@ -156,11 +175,16 @@ pub fn markdown(o: &mut String, run: &Run) {
                 .unwrap_or_else(|| "—".into()),
             cost.map(|c| format!("{c:.1}%"))
                 .unwrap_or_else(|| "—".into()),
+            cores(r.outside_cores.0),
+            cores(r.outside_cores.1),
         );
     }
     o.push_str(
         "\nThe profiler's cost: 1 − (req/s under perf) / (req/s of the row's realistic window \
-         just before, same run); a negative cost is the noise between two windows.\n\n",
+         just before, same run); a negative cost is the noise between two windows. The last \
+         column is the CPU of every process outside the row and the load tool (perf itself, \
+         or another job on the machine): where it differs between the two windows, so may \
+         their req/s, whatever perf costs.\n\n",
     );
     if f.diff {
         let _ = writeln!(
