@@ -540,19 +540,19 @@ profile_window() { # row url db: the realistic mix again, under perf (first repe
   fi
   rm -f "$data"
 }
-profile_finish() { # each profiled row's flame graph and top frames; stage-4 against stage-3
+profile_finish() { # each profiled row's flame graph (into the run directory, where the report's charts go) and top frames; stage-4 against stage-3
   local f row
   [ "$PROFILE" = 1 ] || return 0
   for f in "$RAW"/*.folded; do
     [ -s "$f" ] || continue
     row=$(basename "$f" .folded)
-    "$BIN/flame" svg "$f" --title "$row: where the CPU goes (realistic mix; root frames: roles)" --out "$RAW/$row-flame.svg" || log "$row: no flame graph"
+    "$BIN/flame" svg "$f" --title "$row: where the CPU goes (realistic mix; root frames: roles)" --out "$RUN/$row-flame.svg" || log "$row: no flame graph"
     "$BIN/flame" top "$f" -n 10 > "$RAW/$row.flame-top.tsv" || rm -f "$RAW/$row.flame-top.tsv"
   done
   if [ -s "$RAW/stage-3.folded" ] && [ -s "$RAW/stage-4.folded" ]; then
     "$BIN/flame" diff --role app "$RAW/stage-3.folded" "$RAW/stage-4.folded" \
       --title "stage-4's app instances against stage-3's (realistic mix): red grew, blue shrank" \
-      --out "$RAW/stage-4-vs-stage-3-flame.svg" || log "no stage-4/stage-3 differential flame graph"
+      --out "$RUN/stage-4-vs-stage-3-flame.svg" || log "no stage-4/stage-3 differential flame graph"
   fi
 }
 profile_check

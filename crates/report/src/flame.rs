@@ -2,15 +2,16 @@
 //! left in RAW_DIR, read as files (this crate never runs perf or links
 //! inferno; `crates/flame` made them):
 //!
-//! - `<row>-flame.svg`: the row's flame graph (roles as root frames),
-//!   copied next to `latest.md`;
+//! - `<row>-flame.svg`, in the run directory (RAW_DIR's parent, where
+//!   the report writes its charts too, so there is one copy in a run): the
+//!   row's flame graph (roles as root frames), copied next to `latest.md`;
 //! - `<row>.flame-top.tsv`: per role, the top frames by self time
 //!   (`flame top`'s table: role, rank, frame, self_samples, role_samples,
 //!   share);
 //! - `<row>.profiled.json`: loadgen's figures of the profiled window,
 //!   against the row's unprofiled realistic window (the profiler's cost);
-//! - [`DIFF_SVG`]: a stage-4 app instance's stacks against a stage-3
-//!   one's.
+//! - [`DIFF_SVG`] (in the run directory too): stage-4's app instances'
+//!   stacks against stage-3's.
 //!
 //! A run without them has no section.
 
@@ -54,6 +55,8 @@ pub struct FlameRow {
 /// The run's flame graphs; empty without `--profile`.
 #[derive(Debug, Clone, Default)]
 pub struct Flame {
+    /// Where the SVGs are: the run directory.
+    pub dir: std::path::PathBuf,
     pub rows: Vec<FlameRow>,
     /// Whether [`DIFF_SVG`] is in RAW_DIR.
     pub diff: bool,
@@ -63,19 +66,21 @@ impl Flame {
     /// Reads RAW_DIR's flame files for the rows in `order`.
     pub fn load(raw_dir: &Path, names: &[String], order: &[String]) -> Flame {
         let has = |n: &str| names.iter().any(|x| x == n);
+        let dir = raw_dir.parent().unwrap_or(raw_dir).to_path_buf();
+        let drawn = |n: &str| dir.join(n).is_file();
         let rows = order
             .iter()
             .filter_map(|row| {
                 let svg = format!("{row}-flame.svg");
                 let top = format!("{row}.flame-top.tsv");
                 let profiled = format!("{row}.profiled.json");
-                if !has(&svg) && !has(&top) && !has(&profiled) {
+                if !drawn(&svg) && !has(&top) && !has(&profiled) {
                     return None;
                 }
                 let read = |n: &str| std::fs::read_to_string(raw_dir.join(n)).ok();
                 Some(FlameRow {
                     row: row.clone(),
-                    svg: has(&svg).then_some(svg),
+                    svg: drawn(&svg).then_some(svg),
                     top: read(&top).map(|t| parse_top(&t)).unwrap_or_default(),
                     profiled_rps: read(&profiled)
                         .and_then(|j| serde_json::from_str::<Summary>(&j).ok())
@@ -87,10 +92,8 @@ impl Flame {
                 })
             })
             .collect();
-        Flame {
-            rows,
-            diff: has(DIFF_SVG),
-        }
+        let diff = drawn(DIFF_SVG);
+        Flame { dir, rows, diff }
     }
 
     /// The SVG files to copy next to `latest.md`.
@@ -263,14 +266,15 @@ mod tests {
     #[test]
     fn a_profiled_row_gets_its_link_cost_and_top_frames() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        std::fs::write(dir.join("stage-2-flame.svg"), "<svg/>").unwrap();
+        std::fs::write(tmp.path().join("stage-2-flame.svg"), "<svg/>").unwrap();
+        let dir = &tmp.path().join("raw");
+        std::fs::create_dir(dir).unwrap();
         std::fs::write(
             dir.join("stage-2.flame-top.tsv"),
             "role\trank\tframe\tself_samples\trole_samples\tshare\napp\t1\tapp::router::route\t7\t10\t0.7000\n",
         )
         .unwrap();
-        let names = vec!["stage-2-flame.svg".into(), "stage-2.flame-top.tsv".into()];
+        let names = vec!["stage-2.flame-top.tsv".into()];
         let mut run = Run::empty("x");
         run.flame = Flame::load(dir, &names, &["stage-2".into(), "stage-3".into()]);
         assert_eq!(run.flame.svgs(), vec!["stage-2-flame.svg".to_string()]);

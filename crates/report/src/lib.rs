@@ -23,10 +23,10 @@
 //!   optionally `<name>.events.tsv` (`t_s<TAB>label` per line, seconds
 //!   after the warm-up: what was done to the site during the run). See
 //!   [`timeline`].
-//! - `compare.sh --profile`'s files: `<row>-flame.svg`,
-//!   `<row>.flame-top.tsv`, `<row>.profiled.json`,
-//!   `stage-4-vs-stage-3-flame.svg` (made by `crates/flame`; the report
-//!   reads them as files). See [`flame`].
+//! - `compare.sh --profile`'s files: `<row>.flame-top.tsv`,
+//!   `<row>.profiled.json`, and in the run directory `<row>-flame.svg`
+//!   and `stage-4-vs-stage-3-flame.svg` (made by `crates/flame`; the
+//!   report reads them as files). See [`flame`].
 //!
 //! Any file may be missing: its cells show `—` (empty in the CSV). Without
 //! `rows.tsv` the rows are found from the file names (no talk figures, no
@@ -679,7 +679,8 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
     }
     // The flame graphs `compare.sh --profile` drew, copied as they are.
     for name in run.flame.svgs() {
-        let svg = std::fs::read_to_string(raw.join(&name)).map_err(io_err(&raw.join(&name)))?;
+        let path = run.flame.dir.join(&name);
+        let svg = std::fs::read_to_string(&path).map_err(io_err(&path))?;
         extra.push((name, svg));
     }
     let mut dirs = vec![out.clone()];
