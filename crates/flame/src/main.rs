@@ -29,6 +29,8 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// perf script text → folded stacks rooted at each process's role.
+    ///
     /// `perf script --show-task-events` text (stdin or FILE) → folded
     /// stacks whose root frame is the process's role, then the thread's
     /// name. The roles come from the cpuwatch file of the profiled window
@@ -52,7 +54,9 @@ enum Cmd {
         #[arg(long, value_name = "SVG")]
         out: PathBuf,
     },
-    /// Two folded files → a differential flame graph: AFTER's stacks,
+    /// Two folded files → a differential flame graph.
+    ///
+    /// AFTER's stacks,
     /// red where their share grew from BEFORE, blue where it shrank
     /// (BEFORE scaled to AFTER's total samples).
     Diff {
@@ -66,8 +70,9 @@ enum Cmd {
         #[arg(long, value_name = "SVG")]
         out: PathBuf,
     },
-    /// Folded stacks → per role, the top N frames by self time, as TSV
-    /// (role, rank, frame, self_samples, role_samples, share) on stdout.
+    /// Folded stacks → per role, the top N frames by self time (TSV).
+    ///
+    /// The TSV (role, rank, frame, self_samples, role_samples, share) on stdout.
     Top {
         /// Folded stacks (`-`: stdin).
         input: String,
