@@ -33,7 +33,9 @@
 //! Debian's memcached is stripped and exports none of its functions, so
 //! its stacks show the kernel's, libc's and libevent's frames, and
 //! `[unknown]` for memcached's own code (the role and thread frames still
-//! say whose they are).
+//! say whose they are). In a quick run of stage-2 and stage-4, 96–97% of
+//! the app's samples and all of nginx's unwound to the thread's start,
+//! memcached's 45%.
 //!
 //! Run it: `cargo run -p flame -- --help` (subcommands `collapse`, `svg`,
 //! `diff`, `top`); the tests: `cargo test -p flame`.
