@@ -8,7 +8,7 @@
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
 #                      [--server-cpus LIST --load-cpus LIST | --shared-cpus]
-#                      [--load-netns] [--made-by TEXT]
+#                      [--load-netns] [--profile | --no-profile] [--made-by TEXT]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -49,6 +49,14 @@
 # removed at its end, never another address), so no load tool shares the
 # server's loopback; with --server-cpus/--load-cpus on a machine with
 # enough cores, this is the measured "load tool elsewhere".
+# --profile (on in the main job, off with --quick; --no-profile turns it
+# off): where the time goes, down to the function. Every row measured
+# with the realistic mix gets, in the first repetition, one more realistic
+# window of the same length under `perf record` (every process of the row):
+# raw/<row>.folded (stacks by role), <row>-flame.svg next to latest.md,
+# the top frames per role and the profiler's cost on req/s in latest.md
+# (see profile_window). Needs perf (linux-perf); where the kernel forbids
+# perf_event, the run says so and goes on without flame graphs.
 # Exits non-zero if any row failed; the last lines say where it wrote.
 # FK_PREBUILT=1 in the environment means --no-build (the container image
 # sets it: it has the release binaries and no cargo).
@@ -124,7 +132,10 @@ LOAD_NETNS=0
 # Who ran this, for the answers' first line (lesson.sh passes its own
 # command line; report::lessons reads it back from params.txt).
 MADE_BY=""
-usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; }
+# Flame graphs: on in the main job, off with --quick (either way unless
+# --profile / --no-profile says).
+PROFILE=""
+usage() { sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus|--made-by)
@@ -146,6 +157,8 @@ while [ $# -gt 0 ]; do
     --load-cpus) LOAD_CPUS=$2; shift ;;
     --shared-cpus) SHARED_CPUS=1 ;;
     --load-netns) LOAD_NETNS=1 ;;
+    --profile) PROFILE=1 ;;
+    --no-profile) PROFILE=0 ;;
     --repeat) REPEAT=$2; REPEAT_SET=1; shift
       case "$REPEAT" in ''|*[!0-9]*|0) echo "compare.sh: --repeat needs a whole number of at least 1, not '$REPEAT'" >&2; exit 2 ;; esac ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
@@ -190,6 +203,7 @@ if [ "$QUICK" = 1 ]; then
   OUT=${OUT:-target/compare-quick}
 fi
 OUT=${OUT:-results}
+[ -n "$PROFILE" ] || { [ "$QUICK" = 1 ] && PROFILE=0 || PROFILE=1; }
 ROWS=${ROWS:-$ALL_ROWS}
 ROW_IDS=" $(echo "$ROW_TABLE" | cut -d'|' -f1 | tr '\n' ' ') "
 for row in $ROWS; do
@@ -393,6 +407,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "concurrency: $CONC"
   echo "rates: $([ "$RATES" = 1 ] && echo "$RATE_LIST ($RATE_DUR each after $RATE_WARMUP)" || echo no)"
   echo "quick: $([ "$QUICK" = 1 ] && echo yes || echo no)"
+  echo "profile: $([ "$PROFILE" = 1 ] && echo "yes (one more realistic window per row under perf, first repetition)" || echo no)"
   echo "rows: $(echo $ROWS)"
   echo "tools: $TOOLS"
   echo "repetitions: $REPEAT$([ "$REPEAT" -gt 1 ] && echo " (interleaved; repetitions 2..$REPEAT: $REPEAT_TOOLS, no rate sweeps, faults or calibration, in raw/rep-K/)")"
@@ -474,12 +489,103 @@ load() { run "${LOAD[@]}" "$@"; }
 # Whether --tools asked for this tool (a lesson measures only what it reads).
 wanted() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
+# ---- profiling (--profile) ------------------------------------------------------------
+# One more realistic window per row, first repetition only, right after the
+# row's realistic window and as long, under `perf record -a` (every CPU, so
+# that the CGI programs stage-1 and python-1 start and end inside the window
+# are caught; `-p` attaches to processes that exist when perf starts). The
+# samples are then kept only for the row's processes: the pid → role map is
+# cpuwatch's file of the same window (raw/<row>.profiled.cpu.json), and a
+# process it does not list is reached through perf's FORK events (`flame
+# collapse`). raw/<row>.folded is what is kept: perf.data is deleted at once.
+# Call graphs: DWARF unwinding of 16 KB of stack per sample, not frame
+# pointers. Measured on this 2-core machine (2026-12-03), stage-2 under wrk
+# (user page, -c 64, 3 s runs, the configurations alternating, perf -a at
+# 99 Hz), median req/s of 9 runs each: release build without perf 20,278,
+# with --call-graph dwarf,16384 21,468; built with -C force-frame-pointers
+# without perf 25,530, with --call-graph fp 21,190. Runs of one
+# configuration spread from 12,500 to 35,000 (another job shared the
+# cores), so req/s cannot tell the two apart; perf's own CPU in a 3 s
+# window was the same for both (0.24 s, dwarf and fp). What decides:
+# - whole stacks: of stage-2's app samples, 3–11 % reached the thread's
+#   start with dwarf's default 8 KB, 97–99 % with 16 KB, ~100 % with 32 KB,
+#   95–97 % with frame pointers;
+# - every role: Debian's nginx and memcached, libc and the SQLite that
+#   rusqlite builds with cc keep no frame pointers; DWARF unwinds them too
+#   (nginx's stacks come whole, from main to ngx_writev);
+# - the benchmark's binaries stay as measured: frame pointers would mean a
+#   rebuild of every stage with other code (Cargo.toml's one release profile).
+# The cost of DWARF is after the window: perf.data of ~3 MB/s and `perf
+# script`'s unwinding (1.4 s for 199 samples here, with --no-inline).
+PERF_CALL_GRAPH=(--call-graph dwarf,16384)
+profile_check() { # --profile: is perf here, and may it sample? (once)
+  [ "$PROFILE" = 1 ] || return 0
+  if ! perf --version > /dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+      echo "compare.sh: --profile needs perf, which is missing (Debian: apt-get install linux-perf; scripts/setup.sh installs it)" >&2; exit 2
+    fi
+    log "--profile: perf is missing (Debian: apt-get install linux-perf): no flame graphs in this run"
+    PROFILE=0; return 0
+  fi
+  if ! perf record -e cpu-clock -a -o "$TMP/perf-probe.data" -- true > "$TMP/perf-probe.txt" 2>&1; then
+    log "--profile: the kernel forbids perf_event here (kernel.perf_event_paranoid = $(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo '?'); perf record -a needs root, CAP_PERFMON or a value of -1): no flame graphs in this run ($(grep -m1 -i 'error\|denied\|not' "$TMP/perf-probe.txt" || true))"
+    PROFILE=0
+  fi
+  rm -f "$TMP/perf-probe.data" "$TMP/perf-probe.txt"
+}
+profile_window() { # row url db: the realistic mix again, under perf (first repetition)
+  local row=$1 url=$2 db=$3 data="$TMP/$1.perf.data" perf_pid
+  [ "$PROFILE" = 1 ] && [ "$RAW" = "$RUN/raw" ] || return 0
+  # A CGI row still runs the programs of the window before (up to -c of
+  # them, seconds of CPU for python-1): they would eat the profiled window
+  # and pass for the profiler's cost. Wait (up to 30 s) until none is left.
+  local i
+  if [ "$(spec "$row" 2)" = 1 ]; then
+    for ((i = 0; i < 300; i++)); do [ -z "$(descendants "$PID")" ] && break; sleep 0.1; done
+  fi
+  log "$row: loadgen realistic under perf record (--profile)"
+  printf '%s\n' "perf record -e cpu-clock -F 99 -a ${PERF_CALL_GRAPH[*]} -o $data" >> "$RAW/commands.txt"
+  setsid perf record -e cpu-clock -F 99 -a "${PERF_CALL_GRAPH[@]}" -o "$data" > "$RAW/$row.perf-record.txt" 2>&1 < /dev/null &
+  perf_pid=$!
+  STARTED+=("$perf_pid")
+  sleep 0.5   # perf has opened its events on every CPU
+  cpu "$row" profiled "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
+    --json "$RAW/$row.profiled.json" "$url/" > "$RAW/$row.profiled.txt" 2>&1 || true
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  # --no-inline: perf 6.1 names inlined frames through addr2line, about a
+  # second per sample of our binaries here (3.5 min for 199 samples, 1.4 s
+  # without); the functions that are not inlined are named either way.
+  if ! perf script -i "$data" --no-inline --show-task-events -F comm,pid,tid,time,event,ip,sym,dso 2> /dev/null \
+      | "$BIN/flame" collapse --cpu-json "$RAW/$row.profiled.cpu.json" > "$RAW/$row.folded" 2>> "$RAW/$row.perf-record.txt"; then
+    log "$row: the profile could not be collapsed (see $row.perf-record.txt)"
+  fi
+  rm -f "$data"
+}
+profile_finish() { # each profiled row's flame graph (into the run directory, where the report's charts go) and top frames; stage-4 against stage-3
+  local f row
+  [ "$PROFILE" = 1 ] || return 0
+  for f in "$RAW"/*.folded; do
+    [ -s "$f" ] || continue
+    row=$(basename "$f" .folded)
+    "$BIN/flame" svg "$f" --title "$row: where the CPU goes (realistic mix; root frames: roles)" --out "$RUN/$row-flame.svg" || log "$row: no flame graph"
+    "$BIN/flame" top "$f" -n 10 > "$RAW/$row.flame-top.tsv" || rm -f "$RAW/$row.flame-top.tsv"
+  done
+  if [ -s "$RAW/stage-3.folded" ] && [ -s "$RAW/stage-4.folded" ]; then
+    "$BIN/flame" diff --role app "$RAW/stage-3.folded" "$RAW/stage-4.folded" \
+      --title "stage-4's app instances against stage-3's (realistic mix): red grew, blue shrank" \
+      --out "$RUN/stage-4-vs-stage-3-flame.svg" || log "no stage-4/stage-3 differential flame graph"
+  fi
+}
+profile_check
+
 measure() { # row url db(or -) realistic(yes/no)
   local row=$1 url=$2 db=$3 realistic=$4
   if [ "$realistic" = yes ] && wanted loadgen-realistic; then
     log "$row: loadgen realistic"
     cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$db" -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-realistic.json" "$url/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+    profile_window "$row" "$url" "$db"
   fi
   if wanted loadgen-single; then
     log "$row: loadgen single"
@@ -542,6 +648,7 @@ stage_row() { # row db cmd...
     log "$row: loadgen realistic after $WARM_WARMUP of warm-up"
     cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
       --timeline --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+    profile_window "$row" "$URL" "$copy"
   elif [ "${row%-miss}" != "$row" ]; then
     # The realistic mix only: its misses are what the cache model needs.
     local asked=$TOOLS
@@ -740,6 +847,7 @@ fi
 if [ -n "${NGINX_PID:-}" ]; then stop_group "$NGINX_PID" 10; fi
 
 # ---- 6. the report -------------------------------------------------------------------
+profile_finish
 rm -rf "$TMP"
 part_done total "$T0"
 log "report"

@@ -131,10 +131,18 @@ tool wrk wrk wrk -v || true
 tool curl curl curl --version || true
 tool sqlite3 sqlite3 sqlite3 --version || true
 tool nc netcat-openbsd nc -h || true
-if command -v perf >/dev/null 2>&1; then
-  ok perf "$(first_line perf --version) (for profiling by hand; no run needs it)"
+# perf: only `compare.sh --profile` (the flame graphs) needs it, and there
+# only where the kernel lets it sample every CPU (not in some containers).
+if perf --version >/dev/null 2>&1; then
+  probe=$(mktemp)
+  if perf record -e cpu-clock -a -o "$probe" -- true >/dev/null 2>&1; then
+    ok perf "$(first_line perf --version) (compare.sh --profile's flame graphs)"
+  else
+    note perf "$(first_line perf --version), but the kernel forbids perf_event here (kernel.perf_event_paranoid = $(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo '?')): --profile runs without flame graphs (as root, or sysctl kernel.perf_event_paranoid=-1)"
+  fi
+  rm -f "$probe"
 else
-  note perf "not installed: only for profiling by hand (no run needs it): ${SUDO}apt-get install -y linux-perf"
+  note perf "not installed: only compare.sh --profile needs it (flame graphs): ${SUDO}apt-get install -y linux-perf"
 fi
 
 echo "== the CPython peer"

@@ -6,13 +6,14 @@
 #   scripts/lesson.sh --list      # the lessons and the rows each runs
 #   scripts/lesson.sh N [--users N] [--duration 3s] [--no-build] [--repeat N]
 #                       [--server-cpus LIST --load-cpus LIST | --shared-cpus]
-#                       [--load-netns]
+#                       [--load-netns] [--profile]
 #
 # --repeat and the cores layout are compare.sh's (see its --help): three
 # interleaved repetitions unless --repeat says otherwise (the table gives
 # each number's median and range); the default layout is the talk's
 # dual-core server on a machine with 4 or more CPUs, the shared layout on
-# 2 or 3.
+# 2 or 3. --profile is compare.sh's too (off in a lesson unless asked): a
+# flame graph per row (<row>-flame.svg beside the lesson's latest.md).
 #
 # FK_PREBUILT=1 in the environment means --no-build (the container image
 # sets it: it has the release binaries and no cargo).
@@ -27,8 +28,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INVOKED="scripts/lesson.sh $*"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 PASS=()   # options handed to compare.sh as they are
+PROFILE=--no-profile   # a lesson profiles only when asked
 LESSON=""
 USERS_ARG=""
 # Long enough for a steady figure on two cores, short enough for a lesson
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --users|--duration|--repeat|--server-cpus|--load-cpus) [ $# -ge 2 ] || { echo "lesson.sh: $1 needs a value (see --help)" >&2; exit 2; }
       case "$1" in --users) USERS_ARG=$2 ;; --duration) DURATION=$2 ;; *) PASS+=("$1" "$2") ;; esac; shift ;;
     --shared-cpus|--load-netns) PASS+=("$1") ;;
+    --profile) PROFILE=--profile ;;
     --no-build) BUILD=0 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "lesson.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -74,7 +77,7 @@ echo "== lesson $NUMBER: $TITLE — rows: $ROWS ($USERS users, $DURATION per too
 args=(--made-by "$INVOKED" --out "$OUT" --users "$USERS" --duration "$DURATION" --warmup 1s --rows "$ROWS" --tools "$TOOLS")
 [ "$RATES" = 1 ] || args+=(--no-rates)
 [ "$BUILD" = 1 ] || args+=(--no-build)
-args+=("${PASS[@]}")
+args+=("$PROFILE" "${PASS[@]}")
 status=0
 scripts/compare.sh "${args[@]}" || status=$?
 

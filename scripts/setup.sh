@@ -11,6 +11,7 @@
 #   curl       compare.sh and every lesson fetch pages with it
 #   nc         lesson 5 asks memcached for its stats (netcat-openbsd)
 #   cc         rusqlite builds SQLite from source (build-essential)
+#   perf       compare.sh --profile's flame graphs (linux-perf)
 #   python3, python3-venv   the CPython peer (peers/python): then its
 #              virtual environment, peers/python/.venv, with the pinned
 #              packages of peers/python/requirements.txt (CherryPy,
@@ -32,6 +33,7 @@ declare -A need=(
   [curl]=curl
   [nc]=netcat-openbsd
   [cc]=build-essential
+  [perf]=linux-perf
 )
 missing=()
 for tool in "${!need[@]}"; do

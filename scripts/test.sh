@@ -10,7 +10,8 @@
 #   4. the full-size data set once: 100,000 users in at most 8 s, exact counts
 #   5. scripts/compare.sh --quick: every stage verified and measured, into
 #      target/compare-quick/ (ignored by git: the committed results/ and a
-#      user's own full run are never touched)
+#      user's own full run are never touched); then --profile on two rows
+#      (flame graphs, into target/compare-profile/)
 #   6. one workshop lesson end to end (scripts/lesson.sh 5: its rows, its
 #      fault timeline, its table), into target/lessons/ (ignored by git)
 #   7. scripts/doctor.sh: exits 0 here, and non-zero naming the fix when
@@ -111,6 +112,31 @@ rows=$(ls "$quick"/*/raw/rows.tsv)
 bad=$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$rows")
 [ -z "$bad" ] || { echo "FAIL: rows not ok in $rows:"; echo "$bad"; exit 1; } >&2
 echo "compare.sh --quick: 1 passed, 0 failed ($(($(wc -l < "$rows") - 1)) rows ok, in $quick)"
+
+step "flame graphs: compare.sh --profile (perf on every process of a row, drawn by crates/flame)"
+# Two rows, the realistic mix only, into an ignored directory. Where the
+# kernel forbids perf_event (some containers) the run must say so and go on.
+prof_out=target/compare-profile
+rm -rf "$prof_out"
+scripts/compare.sh --quick --no-build --profile --rows "stage-2 stage-4" --tools loadgen-realistic --no-rates \
+  --out "$prof_out" > "$prof_out.log" 2>&1 || { tail -n 20 "$prof_out.log" >&2; echo "FAIL: compare.sh --profile" >&2; exit 1; }
+if grep -q "forbids perf_event" "$prof_out.log"; then
+  grep -q "Where the time goes (flame graphs)" "$prof_out/latest.md" \
+    && { echo "FAIL: a flame-graph section without flame graphs" >&2; exit 1; }
+  echo "compare.sh --profile: skipped (the kernel forbids perf_event here; the run said so and went on)"
+else
+  svg=$prof_out/stage-2-flame.svg
+  [ -s "$svg" ] || { echo "FAIL: compare.sh --profile did not write $svg" >&2; exit 1; }
+  # A function of crates/app, under the app role's root frame.
+  grep -q "app::handle" "$svg" || { echo "FAIL: no frame of crates/app (app::handle) in $svg" >&2; exit 1; }
+  [ -s "$prof_out/stage-4-flame.svg" ] || { echo "FAIL: no stage-4-flame.svg" >&2; exit 1; }
+  grep -q "^## Where the time goes (flame graphs)" "$prof_out/latest.md" \
+    || { echo "FAIL: latest.md has no flame-graph section" >&2; exit 1; }
+  grep -q "stage-2-flame.svg" "$prof_out/latest.md" || { echo "FAIL: latest.md does not link stage-2-flame.svg" >&2; exit 1; }
+  if ls "$prof_out"/*/raw/*.perf.data > /dev/null 2>&1; then echo "FAIL: perf.data left in raw/" >&2; exit 1; fi
+  echo "compare.sh --profile: 1 passed, 0 failed"
+fi
+rm -f "$prof_out.log"
 
 step "the load host: compare.sh --load-netns (the load tools in a network namespace of their own)"
 # As root (CI is); two rows, every tool that reads the server through the

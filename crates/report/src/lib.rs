@@ -23,6 +23,10 @@
 //!   optionally `<name>.events.tsv` (`t_s<TAB>label` per line, seconds
 //!   after the warm-up: what was done to the site during the run). See
 //!   [`timeline`].
+//! - `compare.sh --profile`'s files: `<row>.flame-top.tsv`,
+//!   `<row>.profiled.json`, and in the run directory `<row>-flame.svg`
+//!   and `stage-4-vs-stage-3-flame.svg` (made by `crates/flame`; the
+//!   report reads them as files). See [`flame`].
 //!
 //! Any file may be missing: its cells show `—` (empty in the CSV). Without
 //! `rows.tsv` the rows are found from the file names (no talk figures, no
@@ -81,7 +85,8 @@
 //! `latest-phases.svg`, `latest-cpu.csv`, `latest-cpu.svg` (µs of CPU per
 //! request by role), and when the run has the files for them
 //! `latest-latency.svg` (latency against offered load, log–log, the talk's
-//! 23, 139, 217 and 616 req/s marked) and `<name>-timeline.svg`, written to
+//! 23, 139, 217 and 616 req/s marked), `<name>-timeline.svg` and the
+//! flame graphs (copied from RAW_DIR), written to
 //! `--out` (default: RAW_DIR's grandparent, `results/`) and to the run
 //! directory (RAW_DIR's parent). `report timeline JSON [--events FILE]
 //! --out FILE.svg [--title TEXT]` draws one timeline chart on its own.
@@ -99,6 +104,7 @@ pub mod chart_language;
 mod chart_style;
 pub mod cpu;
 pub mod docs;
+pub mod flame;
 pub mod fmt;
 pub mod latency;
 pub mod lessons;
@@ -299,6 +305,8 @@ pub struct Run {
     /// Repetitions 2..N of the same rows (`raw/rep-K/`, compare.sh
     /// `--repeat`), in order; empty for a single pass ([`repeats`]).
     pub repeats: Vec<Run>,
+    /// `compare.sh --profile`'s flame graphs and top frames ([`flame`]).
+    pub flame: flame::Flame,
 }
 
 /// `raw/rep-K/` (K = 2, 3, …) of a run, each read as a run of its own; a
@@ -376,6 +384,7 @@ impl Run {
         let (rates, rate_warnings) = latency::load(raw_dir, &names, &order);
         warnings.extend(rate_warnings);
         let timelines = timeline::find(raw_dir, &names);
+        let flame = flame::Flame::load(raw_dir, &names, &order);
 
         let name = raw_dir
             .parent()
@@ -398,6 +407,7 @@ impl Run {
             rates,
             timelines,
             repeats,
+            flame,
         })
     }
 
@@ -416,6 +426,7 @@ impl Run {
             rates: Vec::new(),
             timelines: Vec::new(),
             repeats: Vec::new(),
+            flame: Default::default(),
         }
     }
 
@@ -665,6 +676,12 @@ pub fn write_report(raw_dir: &Path, out: Option<&Path>) -> Result<Written, Error
             )?;
             extra.push((f.svg_name(), svg));
         }
+    }
+    // The flame graphs `compare.sh --profile` drew, copied as they are.
+    for name in run.flame.svgs() {
+        let path = run.flame.dir.join(&name);
+        let svg = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        extra.push((name, svg));
     }
     let mut dirs = vec![out.clone()];
     if let Some(d) = run_dir

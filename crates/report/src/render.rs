@@ -141,6 +141,7 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
     no_index(&mut o, run);
     phases_table(&mut o, run);
     super::cpu::markdown(&mut o, run);
+    super::flame::markdown(&mut o, run);
     super::latency::markdown(&mut o, run);
     super::timeline::markdown(&mut o, run);
 

@@ -1,0 +1,291 @@
+//! Where the time goes, down to the function: what `compare.sh --profile`
+//! left in RAW_DIR, read as files (this crate never runs perf or links
+//! inferno; `crates/flame` made them):
+//!
+//! - `<row>-flame.svg`, in the run directory (RAW_DIR's parent, where
+//!   the report writes its charts too, so there is one copy in a run): the
+//!   row's flame graph (roles as root frames), copied next to `latest.md`;
+//! - `<row>.flame-top.tsv`: per role, the top frames by self time
+//!   (`flame top`'s table: role, rank, frame, self_samples, role_samples,
+//!   share);
+//! - `<row>.profiled.json`: loadgen's figures of the profiled window,
+//!   against the row's unprofiled realistic window (the profiler's cost);
+//! - [`DIFF_SVG`] (in the run directory too): stage-4's app instances'
+//!   stacks against stage-3's.
+//!
+//! A run without them has no section.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{Run, Tool};
+use runfiles::cpu::CpuReport;
+use runfiles::summary::Summary;
+
+/// The differential graph's file name.
+pub const DIFF_SVG: &str = "stage-4-vs-stage-3-flame.svg";
+
+/// How many frames per role the section lists.
+pub const TOP_N: usize = 5;
+
+/// One line of `<row>.flame-top.tsv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopFrame {
+    pub role: String,
+    pub frame: String,
+    pub self_samples: u64,
+    pub share: f64,
+}
+
+/// One profiled row.
+#[derive(Debug, Clone, Default)]
+pub struct FlameRow {
+    pub row: String,
+    /// `<row>-flame.svg`, when present.
+    pub svg: Option<String>,
+    pub top: Vec<TopFrame>,
+    /// req/s of the profiled window (`<row>.profiled.json`).
+    pub profiled_rps: Option<f64>,
+    /// Cores busy outside the row's processes (another job, perf itself)
+    /// in the unprofiled and the profiled window, from their cpu.json: how
+    /// far the two windows' req/s can be compared.
+    pub outside_cores: (Option<f64>, Option<f64>),
+}
+
+/// The run's flame graphs; empty without `--profile`.
+#[derive(Debug, Clone, Default)]
+pub struct Flame {
+    /// Where the SVGs are: the run directory.
+    pub dir: std::path::PathBuf,
+    pub rows: Vec<FlameRow>,
+    /// Whether [`DIFF_SVG`] is in RAW_DIR.
+    pub diff: bool,
+}
+
+impl Flame {
+    /// Reads RAW_DIR's flame files for the rows in `order`.
+    pub fn load(raw_dir: &Path, names: &[String], order: &[String]) -> Flame {
+        let has = |n: &str| names.iter().any(|x| x == n);
+        let dir = raw_dir.parent().unwrap_or(raw_dir).to_path_buf();
+        let drawn = |n: &str| dir.join(n).is_file();
+        let rows = order
+            .iter()
+            .filter_map(|row| {
+                let svg = format!("{row}-flame.svg");
+                let top = format!("{row}.flame-top.tsv");
+                let profiled = format!("{row}.profiled.json");
+                if !drawn(&svg) && !has(&top) && !has(&profiled) {
+                    return None;
+                }
+                let read = |n: &str| std::fs::read_to_string(raw_dir.join(n)).ok();
+                Some(FlameRow {
+                    row: row.clone(),
+                    svg: drawn(&svg).then_some(svg),
+                    top: read(&top).map(|t| parse_top(&t)).unwrap_or_default(),
+                    profiled_rps: read(&profiled)
+                        .and_then(|j| serde_json::from_str::<Summary>(&j).ok())
+                        .map(|s| s.rps),
+                    outside_cores: (
+                        outside(read(&format!("{row}.loadgen-realistic.cpu.json"))),
+                        outside(read(&format!("{row}.profiled.cpu.json"))),
+                    ),
+                })
+            })
+            .collect();
+        let diff = drawn(DIFF_SVG);
+        Flame { dir, rows, diff }
+    }
+
+    /// The SVG files to copy next to `latest.md`.
+    pub fn svgs(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.rows.iter().filter_map(|r| r.svg.clone()).collect();
+        if self.diff {
+            v.push(DIFF_SVG.to_string());
+        }
+        v
+    }
+}
+
+/// cpuwatch's CPU outside the measured trees, in cores over its window.
+fn outside(json: Option<String>) -> Option<f64> {
+    let c: CpuReport = serde_json::from_str(&json?).ok()?;
+    (c.window_s > 0.0).then(|| c.outside_trees_s / c.window_s)
+}
+
+/// `flame top`'s TSV (header first; lines that do not parse are skipped).
+pub fn parse_top(tsv: &str) -> Vec<TopFrame> {
+    tsv.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let [role, _rank, frame, self_samples, _role_samples, share] = f[..] else {
+                return None;
+            };
+            Some(TopFrame {
+                role: role.to_string(),
+                frame: frame.to_string(),
+                self_samples: self_samples.parse().ok()?,
+                share: share.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The profiler's cost on req/s: 1 − profiled / unprofiled, in %.
+pub fn cost_pct(unprofiled: f64, profiled: f64) -> Option<f64> {
+    (unprofiled > 0.0).then(|| (1.0 - profiled / unprofiled) * 100.0)
+}
+
+/// `latest.md`'s section (nothing when the run has no flame files).
+pub fn markdown(o: &mut String, run: &Run) {
+    let f = &run.flame;
+    if f.rows.is_empty() && !f.diff {
+        return;
+    }
+    o.push_str("## Where the time goes (flame graphs)\n\n");
+    o.push_str(
+        "One extra realistic-mix window per row (first repetition), every process of the row \
+         sampled by `perf record -e cpu-clock -F 99 -a --call-graph dwarf,16384`; the root frame of \
+         every stack is the process's role, the next the thread's name (`crates/flame`). \
+         Click a frame to zoom; the search box finds a function. `[nginx]` or `[memcached]` \
+         is a function the binary does not name (nginx's static functions; Debian's memcached \
+         is stripped).\n\n",
+    );
+    o.push_str(
+        "| row | flame graph | realistic req/s | under perf | profiler's cost | cores busy outside the row (plain / under perf) |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for r in &f.rows {
+        let plain = run
+            .rows
+            .iter()
+            .find(|x| x.spec.id == r.row)
+            .and_then(|x| x.cell(Tool::LoadgenRealistic).measure())
+            .map(|m| m.rps);
+        let cost = plain.zip(r.profiled_rps).and_then(|(a, b)| cost_pct(a, b));
+        let cores = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} / {} |",
+            r.row,
+            r.svg
+                .as_ref()
+                .map(|s| format!("[{s}]({s})"))
+                .unwrap_or_else(|| "—".into()),
+            plain.map(super::fmt::fmt_rps).unwrap_or_else(|| "—".into()),
+            r.profiled_rps
+                .map(super::fmt::fmt_rps)
+                .unwrap_or_else(|| "—".into()),
+            cost.map(|c| format!("{c:.1}%"))
+                .unwrap_or_else(|| "—".into()),
+            cores(r.outside_cores.0),
+            cores(r.outside_cores.1),
+        );
+    }
+    o.push_str(
+        "\nThe profiler's cost: 1 − (req/s under perf) / (req/s of the row's realistic window \
+         just before, same run); a negative cost is the noise between two windows. The last \
+         column is the CPU of every process outside the row and the load tool (perf itself, \
+         or another job on the machine): where it differs between the two windows, so may \
+         their req/s, whatever perf costs.\n\n",
+    );
+    if f.diff {
+        let _ = writeln!(
+            o,
+            "Differential: [{DIFF_SVG}]({DIFF_SVG}) — the stage-4 app instances' stacks, red where \
+             their share of the samples grew against stage-3's instances (same mix), blue where it shrank.\n"
+        );
+    }
+    top_tables(o, f);
+}
+
+/// Per row and role, the top frames by self time.
+fn top_tables(o: &mut String, f: &Flame) {
+    for r in f.rows.iter().filter(|r| !r.top.is_empty()) {
+        let _ = writeln!(
+            o,
+            "**{}**: the top {TOP_N} frames by self time, per role (share of the role's samples)\n",
+            r.row
+        );
+        o.push_str("| role | frame | self samples | share |\n|---|---|---:|---:|\n");
+        let mut last = "";
+        let mut shown = 0;
+        for t in &r.top {
+            if t.role != last {
+                last = &t.role;
+                shown = 0;
+            }
+            shown += 1;
+            if shown > TOP_N {
+                continue;
+            }
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | {} | {:.1}% |",
+                t.role,
+                t.frame.replace('|', "\\|").replace('`', "'"),
+                t.self_samples,
+                t.share * 100.0
+            );
+        }
+        o.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_lines_parse_and_bad_ones_are_skipped() {
+        let t = parse_top(
+            "role\trank\tframe\tself_samples\trole_samples\tshare\n\
+             app\t1\tsqlite3VdbeExec\t30\t100\t0.3000\n\
+             app\t2\tbroken\tx\t100\t0.1\n\
+             nginx\t1\tngx_http_write_filter\t5\t10\t0.5000\n",
+        );
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].frame, "sqlite3VdbeExec");
+        assert_eq!(t[1].role, "nginx");
+        assert!((t[1].share - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cost_is_the_lost_fraction() {
+        assert!((cost_pct(200.0, 190.0).unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(cost_pct(0.0, 10.0), None);
+    }
+
+    #[test]
+    fn no_files_no_section() {
+        let mut o = String::new();
+        markdown(&mut o, &Run::empty("x"));
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn a_profiled_row_gets_its_link_cost_and_top_frames() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("stage-2-flame.svg"), "<svg/>").unwrap();
+        let dir = &tmp.path().join("raw");
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(
+            dir.join("stage-2.flame-top.tsv"),
+            "role\trank\tframe\tself_samples\trole_samples\tshare\napp\t1\tapp::router::route\t7\t10\t0.7000\n",
+        )
+        .unwrap();
+        let names = vec!["stage-2.flame-top.tsv".into()];
+        let mut run = Run::empty("x");
+        run.flame = Flame::load(dir, &names, &["stage-2".into(), "stage-3".into()]);
+        assert_eq!(run.flame.svgs(), vec!["stage-2-flame.svg".to_string()]);
+        let mut o = String::new();
+        markdown(&mut o, &run);
+        assert!(o.contains("## Where the time goes (flame graphs)"), "{o}");
+        assert!(o.contains("[stage-2-flame.svg](stage-2-flame.svg)"), "{o}");
+        assert!(
+            o.contains("| app | `app::router::route` | 7 | 70.0% |"),
+            "{o}"
+        );
+        assert!(!o.contains(DIFF_SVG), "{o}");
+    }
+}
