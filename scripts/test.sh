@@ -121,7 +121,7 @@ rm -rf "$prof_out"
 scripts/compare.sh --quick --no-build --profile --rows "stage-2 stage-4" --tools loadgen-realistic --no-rates \
   --out "$prof_out" > "$prof_out.log" 2>&1 || { tail -n 20 "$prof_out.log" >&2; echo "FAIL: compare.sh --profile" >&2; exit 1; }
 if grep -q "forbids perf_event" "$prof_out.log"; then
-  grep -q "Where the time goes (flame graphs)" "$prof_out/latest.md" \
+  grep -q "Where the time goes, function by function (flame graphs)" "$prof_out/latest.md" \
     && { echo "FAIL: a flame-graph section without flame graphs" >&2; exit 1; }
   echo "compare.sh --profile: skipped (the kernel forbids perf_event here; the run said so and went on)"
 else
@@ -130,7 +130,7 @@ else
   # A function of crates/app, under the app role's root frame.
   grep -q "app::handle" "$svg" || { echo "FAIL: no frame of crates/app (app::handle) in $svg" >&2; exit 1; }
   [ -s "$prof_out/stage-4-flame.svg" ] || { echo "FAIL: no stage-4-flame.svg" >&2; exit 1; }
-  grep -q "^## Where the time goes (flame graphs)" "$prof_out/latest.md" \
+  grep -q "^## Where the time goes, function by function (flame graphs)" "$prof_out/latest.md" \
     || { echo "FAIL: latest.md has no flame-graph section" >&2; exit 1; }
   grep -q "stage-2-flame.svg" "$prof_out/latest.md" || { echo "FAIL: latest.md does not link stage-2-flame.svg" >&2; exit 1; }
   if ls "$prof_out"/*/raw/*.perf.data > /dev/null 2>&1; then echo "FAIL: perf.data left in raw/" >&2; exit 1; fi

@@ -142,7 +142,7 @@ pub fn markdown(o: &mut String, run: &Run) {
     if f.rows.is_empty() && !f.diff {
         return;
     }
-    o.push_str("## Where the time goes (flame graphs)\n\n");
+    o.push_str("## Where the time goes, function by function (flame graphs)\n\n");
     o.push_str(
         "One extra realistic-mix window per row (first repetition), every process of the row \
          sampled by `perf record -e cpu-clock -F 99 -a --call-graph dwarf,16384`; the root frame of \
@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(run.flame.svgs(), vec!["stage-2-flame.svg".to_string()]);
         let mut o = String::new();
         markdown(&mut o, &run);
-        assert!(o.contains("## Where the time goes (flame graphs)"), "{o}");
+        assert!(o.contains("## Where the time goes, function by function (flame graphs)"), "{o}");
         assert!(o.contains("[stage-2-flame.svg](stage-2-flame.svg)"), "{o}");
         assert!(
             o.contains("| app | `app::router::route` | 7 | 70.0% |"),
