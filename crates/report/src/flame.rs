@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(run.flame.svgs(), vec!["stage-2-flame.svg".to_string()]);
         let mut o = String::new();
         markdown(&mut o, &run);
-        assert!(o.contains("## Where the time goes, function by function (flame graphs)"), "{o}");
+        assert!(
+            o.contains("## Where the time goes, function by function (flame graphs)"),
+            "{o}"
+        );
         assert!(o.contains("[stage-2-flame.svg](stage-2-flame.svg)"), "{o}");
         assert!(
             o.contains("| app | `app::router::route` | 7 | 70.0% |"),

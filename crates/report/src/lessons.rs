@@ -699,8 +699,15 @@ fn language_table(o: &mut String, run: &Run) {
         LANGUAGE_HEADERS[0], LANGUAGE_HEADERS[1]
     );
     for l in scaling::language(run) {
-        let rust_over_python = |p: (Option<f64>, Option<f64>)| {
-            scaling::LanguageRow::ratio(p).map_or("—".into(), |x| format!("×{x:.1}"))
+        // Rust ÷ CPython within each repetition: the median, with its
+        // range where there are two or more.
+        let rust_over_python = |p: (Option<f64>, Option<f64>), tool: Tool| {
+            if scaling::LanguageRow::ratio(p).is_none() {
+                return "—".to_string();
+            }
+            crate::repeats::ratio(run, &l.rust, &l.python, tool).map_or("—".into(), |s| {
+                crate::repeats::fmt_spread(&s, |x| format!("×{x:.1}"))
+            })
         };
         let _ = writeln!(
             o,
@@ -708,8 +715,8 @@ fn language_table(o: &mut String, run: &Run) {
             l.stage,
             l.python,
             l.rust,
-            rust_over_python(l.realistic),
-            rust_over_python(l.hot)
+            rust_over_python(l.realistic, REALISTIC),
+            rust_over_python(l.hot, Tool::Wrk)
         );
     }
     o.push('\n');
