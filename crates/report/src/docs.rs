@@ -126,6 +126,8 @@ pub fn changed_figures(old: &str, new: &str) -> Vec<String> {
 /// - `ratio-spread:TOOL A B`: the ratio per repetition, median (range);
 /// - `verdict:TOOL A B`: what that range lets a lesson say
 ///   ([`crate::repeats::Verdict`]);
+/// - `took`: the run's total time; `part NAME`: one part of it
+///   (timing.tsv, `part build and seed`), as `4 min 11 s`;
 /// - `errors ROW`: a fault timeline's errors after its warm-up, by status;
 /// - `run`: the run's name.
 pub fn figure(run: &Run, key: &str) -> Result<String, String> {
@@ -175,6 +177,26 @@ pub fn figure(run: &Run, key: &str) -> Result<String, String> {
             } else {
                 crate::repeats::fmt_spread(&s, |x| format!("×{x:.2}"))
             })
+        }
+        "took" | "part" => {
+            // `took`: the run's total time; `part NAME…`: one line of
+            // timing.tsv (`part build and seed`), as `4 min 11 s`.
+            let want = if name == "took" {
+                need(0)?;
+                "total".to_string()
+            } else {
+                args.join(" ")
+            };
+            let text =
+                std::fs::read_to_string(run.raw_dir.join("timing.tsv")).map_err(|_| missing())?;
+            let secs: u64 = text
+                .lines()
+                .find_map(|l| {
+                    let (p, v) = l.split_once('\t')?;
+                    (p == want).then(|| v.trim().parse().ok())?
+                })
+                .ok_or_else(missing)?;
+            Ok(format!("{} min {:02} s", secs / 60, secs % 60))
         }
         "errors" => {
             need(1)?;

@@ -136,7 +136,8 @@ impl Col {
         let Some(s) = crate::repeats::Spread::of(values) else {
             return "—".into();
         };
-        if s.values.len() < 2 {
+        // One sample, or a range that rounds to one value: the value.
+        if s.values.len() < 2 || self.format(s.min) == self.format(s.max) {
             return self.format(s.median);
         }
         let mut cell = format!(
