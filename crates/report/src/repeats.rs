@@ -155,6 +155,21 @@ pub fn noise(rep: &Run) -> Option<(f64, f64)> {
     })
 }
 
+/// The windows of a repetition in which processes outside the row used
+/// more than [`NOISE_OUTSIDE_CORES`] (`row · tool`): one disturbed window
+/// can hide in the repetition's average, and its figure is the one to doubt.
+pub fn disturbed_windows(rep: &Run) -> Vec<String> {
+    rep.cpu
+        .cells
+        .iter()
+        .filter(|c| {
+            c.report.window_s > 0.0
+                && c.report.outside_trees_s / c.report.window_s > NOISE_OUTSIDE_CORES
+        })
+        .map(|c| format!("`{}` · {}", c.row, c.tool.label()))
+        .collect()
+}
+
 /// Whether a repetition's noise is over either threshold.
 pub fn noisy(rep: &Run) -> bool {
     noise(rep).is_some_and(|(s, o)| s > NOISE_STEAL_SHARE || o > NOISE_OUTSIDE_CORES)
@@ -216,7 +231,7 @@ pub fn markdown(o: &mut String, run: &Run) {
             }
         }
     }
-    o.push_str("\nNoise per repetition (over every measured window): steal is the share of the machine's CPU the hypervisor gave elsewhere; outside is CPU used by processes outside the rows' trees, in cores.\n\n| repetition | steal | outside (cores) | marked |\n|--:|--:|--:|---|\n");
+    o.push_str("\nNoise per repetition (over every measured window): steal is the share of the machine's CPU the hypervisor gave elsewhere; outside is CPU used by processes outside the rows' trees, in cores; the windows in which that alone passed the threshold are listed (their figures are the ones to doubt).\n\n| repetition | steal | outside (cores) | marked | windows over the threshold |\n|--:|--:|--:|---|---|\n");
     let mut marked = 0;
     for (k, rep) in reps.iter().enumerate() {
         if let Some((steal, outside)) = noise(rep) {
@@ -224,11 +239,12 @@ pub fn markdown(o: &mut String, run: &Run) {
             marked += usize::from(m);
             let _ = writeln!(
                 o,
-                "| {} | {:.1}% | {:.2} | {} |",
+                "| {} | {:.1}% | {:.2} | {} | {} |",
                 k + 1,
                 steal * 100.0,
                 outside,
-                if m { "**noisy**" } else { "" }
+                if m { "**noisy**" } else { "" },
+                disturbed_windows(rep).join(", ")
             );
         }
     }
