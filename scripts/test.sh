@@ -184,7 +184,7 @@ fi
 for want in "## Lesson 5" "| \`stage-4\` |" "| \`python-4\` |" "- \`stage-4\` against \`stage-3\`:" "- \`fault-stage-4-memcached\`:"; do
   grep -qF -- "$want" "$lesson_log" || { tail -n 30 "$lesson_log" >&2; echo "FAIL: lesson 5's answer has no \"$want\"" >&2; exit 1; }
 done
-# With two repetitions every number of the table is a median with its range.
+# With three repetitions every number of the table is a median with its range.
 grep -F "| \`stage-4\` |" "$lesson_log" | head -n 1 | grep -qE '\| [0-9][0-9,.]* \([0-9][0-9,.]*–[0-9][0-9,.]*\) \|' \
   || { grep -F "| \`stage-4\` |" "$lesson_log" >&2; echo "FAIL: lesson 5's stage-4 row shows no median (min–max) with --repeat 3" >&2; exit 1; }
 # The answer says what made it (lesson.sh's own command line, through
@@ -193,7 +193,7 @@ grep -qF "From \`" "$lesson_log" && grep -F "From \`" "$lesson_log" | grep -qF "
   || { grep -F "From \`" "$lesson_log" >&2; echo "FAIL: lesson 5's answer does not name the command that made it" >&2; exit 1; }
 grep -F "From \`" "$lesson_log" | grep -qF ": 500 users, 1s per tool after 1s of warm-up" \
   || { echo "FAIL: lesson 5's answer does not say its data set and windows" >&2; exit 1; }
-grep -qF "is the median of the 3 repetitions" "$lesson_log" || { echo "FAIL: lesson 5's answer does not say its numbers are medians of 2 repetitions" >&2; exit 1; }
+grep -qF "is the median of the 3 repetitions" "$lesson_log" || { echo "FAIL: lesson 5's answer does not say its numbers are medians of 3 repetitions" >&2; exit 1; }
 lesson_md=target/lessons/5-caching/latest.md
 for want in "## Repetitions" "| \`stage-4\` ÷ \`stage-3\` | loadgen realistic |" "| 3 |"; do
   grep -qF -- "$want" "$lesson_md" || { echo "FAIL: $lesson_md has no \"$want\" (--repeat 3)" >&2; exit 1; }
@@ -202,6 +202,11 @@ ls target/lessons/5-caching/*/raw/rep-3/stage-4.loadgen-realistic.json > /dev/nu
 if [ ${#layout_args[@]} -gt 0 ]; then
   grep -qx "layout: server on CPUs 0, load tools on CPUs 1" target/lessons/5-caching/*/raw/machine.txt \
     || { echo "FAIL: the lesson's machine.txt does not record the layout it was given" >&2; exit 1; }
+  # The load tools on a CPU of their own: each row's req/s is the measured
+  # capacity, shown beside the derived one (the server's 1 CPU ÷ its µs).
+  grep -qF "### Capacity with the load tool elsewhere: measured against derived" "$lesson_md" \
+    && grep -qF "The server had 1 CPU(s) of its own" "$lesson_md" \
+    || { echo "FAIL: $lesson_md does not show the measured capacity beside the derived one for the pinned layout" >&2; exit 1; }
   grep -q "^taskset -c 0 .*stage-4" target/lessons/5-caching/*/raw/commands.txt \
     || { echo "FAIL: stage-4 was not started on CPU 0 (commands.txt)" >&2; exit 1; }
 fi
