@@ -67,7 +67,14 @@ impl Flame {
     pub fn load(raw_dir: &Path, names: &[String], order: &[String]) -> Flame {
         let has = |n: &str| names.iter().any(|x| x == n);
         let dir = raw_dir.parent().unwrap_or(raw_dir).to_path_buf();
-        let drawn = |n: &str| dir.join(n).is_file();
+        // A row's graph is `flame svg` of its raw/<row>.folded (compare.sh
+        // draws it at the end of the run): whether latest.md links it
+        // depends on the raw files alone, so latest.md regenerates from
+        // raw/ byte for byte, drawn graphs or not.
+        let drawn = |n: &str| {
+            let folded = n.strip_suffix("-flame.svg").map(|r| format!("{r}.folded"));
+            folded.is_some_and(|f| has(&f))
+        };
         let rows = order
             .iter()
             .filter_map(|row| {
@@ -92,16 +99,17 @@ impl Flame {
                 })
             })
             .collect();
-        let diff = drawn(DIFF_SVG);
+        let diff = has("stage-3.folded") && has("stage-4.folded");
         Flame { dir, rows, diff }
     }
 
-    /// The SVG files to copy next to `latest.md`.
+    /// The SVG files to copy next to `latest.md` (those drawn).
     pub fn svgs(&self) -> Vec<String> {
         let mut v: Vec<String> = self.rows.iter().filter_map(|r| r.svg.clone()).collect();
         if self.diff {
             v.push(DIFF_SVG.to_string());
         }
+        v.retain(|n| self.dir.join(n).is_file());
         v
     }
 }
@@ -274,10 +282,21 @@ mod tests {
             "role\trank\tframe\tself_samples\trole_samples\tshare\napp\t1\tapp::router::route\t7\t10\t0.7000\n",
         )
         .unwrap();
-        let names = vec!["stage-2.flame-top.tsv".into()];
+        std::fs::write(
+            dir.join("stage-2.folded"),
+            "app;main;app::router::route 7\n",
+        )
+        .unwrap();
+        let names = vec!["stage-2.flame-top.tsv".into(), "stage-2.folded".into()];
         let mut run = Run::empty("x");
         run.flame = Flame::load(dir, &names, &["stage-2".into(), "stage-3".into()]);
         assert_eq!(run.flame.svgs(), vec!["stage-2-flame.svg".to_string()]);
+        // The link follows raw/ alone (latest.md regenerates from it); only
+        // the copying needs the graph drawn.
+        std::fs::remove_file(tmp.path().join("stage-2-flame.svg")).unwrap();
+        let undrawn = Flame::load(dir, &names, &["stage-2".into()]);
+        assert_eq!(undrawn.rows[0].svg.as_deref(), Some("stage-2-flame.svg"));
+        assert!(undrawn.svgs().is_empty());
         let mut o = String::new();
         markdown(&mut o, &run);
         assert!(
