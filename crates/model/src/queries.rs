@@ -126,6 +126,9 @@ fn photo_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Photo> {
 /// transaction) instead of once per statement — the user page ran two
 /// transactions, the photo page three. The same statements and results; the
 /// page now reads one snapshot. Inside a transaction already, `f` just runs.
+/// (Not rusqlite's `unchecked_transaction`: it sends `BEGIN` through
+/// `execute_batch`, parsed anew every time, on every page of the hot path;
+/// these two statements are prepared once per connection.)
 fn one_read<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
     if !conn.is_autocommit() {
         return f();

@@ -140,12 +140,7 @@ impl Col {
         if s.values.len() < 2 || self.format(s.min) == self.format(s.max) {
             return self.format(s.median);
         }
-        let mut cell = format!(
-            "{} ({}–{})",
-            self.format(s.median),
-            self.format(s.min),
-            self.format(s.max)
-        );
+        let mut cell = crate::repeats::fmt_spread(&s, |v| self.format(v));
         if matches!(self, Col::Speedup(_))
             && crate::repeats::Verdict::of(&s) == crate::repeats::Verdict::NoDifference
         {

@@ -180,7 +180,7 @@ fn fmt_ratio(x: f64) -> String {
 }
 
 /// `×1.18 (×0.75–×1.20)`, or the one value where there is no spread.
-pub fn fmt_spread(s: &Spread, f: fn(f64) -> String) -> String {
+pub fn fmt_spread(s: &Spread, f: impl Fn(f64) -> String) -> String {
     if s.values.len() < 2 {
         f(s.median)
     } else {

@@ -133,30 +133,32 @@ pub fn write_response(resp: &app::Response, served_by: &str, out: &mut Vec<u8>) 
     out.extend_from_slice(resp.reason().as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in &resp.headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        let start = out.len();
-        out.extend_from_slice(value.as_bytes());
-        for b in &mut out[start..] {
-            if matches!(*b, b'\r' | b'\n') {
-                *b = b' ';
-            }
-        }
-        out.extend_from_slice(b"\r\n");
+        push_header(out, name, value);
     }
-    out.extend_from_slice(b"X-Served-By: ");
-    out.extend_from_slice(served_by.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    push_header(out, "X-Served-By", served_by);
     let timing = resp.timing.header_value();
     if !timing.is_empty() {
-        out.extend_from_slice(b"Server-Timing: ");
-        out.extend_from_slice(timing.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(out, "Server-Timing", &timing);
     }
     out.extend_from_slice(b"Content-Length: ");
     push_decimal(out, resp.body.len());
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(&resp.body);
+}
+
+/// Appends `name: value` and its line end, any line break in the value
+/// replaced by a space (it would forge a header).
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    let start = out.len();
+    out.extend_from_slice(value.as_bytes());
+    for b in &mut out[start..] {
+        if matches!(*b, b'\r' | b'\n') {
+            *b = b' ';
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `n` in decimal.

@@ -74,14 +74,16 @@ mod tests {
         let n = testkit::stages::config_nginx();
         let apps = ["127.0.0.1:9000", "127.0.0.1:9001"].map(|a| upstream(a, None));
         let memcached = vec!["127.0.0.1:21211".into(), "127.0.0.1:21212".into()];
-        let c = render(
-            &n,
-            std::path::Path::new("/run/x"),
-            &apps,
-            memcached.clone(),
-            "",
-        )
-        .unwrap();
+        let conf = |prefix: &str| {
+            render(
+                &n,
+                std::path::Path::new("/run/x"),
+                &apps,
+                memcached.clone(),
+                prefix,
+            )
+        };
+        let c = conf("").unwrap();
         testkit::stages::assert_conf_has(
             &c,
             &[
@@ -95,15 +97,8 @@ mod tests {
                 &format!("listen {} reuseport;", n.addr),
             ],
         );
-        let miss = render(
-            &n,
-            std::path::Path::new("/run/x"),
-            &apps,
-            memcached.clone(),
-            "miss:",
-        )
-        .unwrap();
+        let miss = conf("miss:").unwrap();
         testkit::stages::assert_conf_has(&miss, &["set $memcached_key \"miss:$uri?$args\";"]);
-        assert!(render(&n, std::path::Path::new("/run/x"), &apps, memcached, "a\";").is_err());
+        assert!(conf("a\";").is_err());
     }
 }
