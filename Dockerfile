@@ -37,16 +37,14 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 # The registry and target/ are cache mounts: a rebuild after a source
 # change recompiles only what changed. The binaries are copied out of the
-# cache into /out, which the next stages take. Two cargo commands, as
-# compare.sh builds them (one would unify features differently and make
-# other binaries than a native run measures).
+# cache into /out, which the next stages take. The one cargo command
+# compare.sh runs (another set of packages would unify features
+# differently and make other binaries than a native run measures).
 RUN --mount=type=cache,target=/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --workspace --bins \
- && cargo build --release --locked -p appserver --example hello \
- && mkdir -p /out/examples \
+ && mkdir -p /out \
  && find target/release -maxdepth 1 -type f -perm -u+x -exec cp {} /out/ \; \
- && cp target/release/examples/hello /out/examples/ \
  && ls /out
 
 # ---- data -------------------------------------------------------------------

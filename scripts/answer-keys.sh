@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$BUILD" = 1 ]; then
-  cargo build --release --workspace --bins --example hello
+  cargo build --release --workspace --bins
 fi
 REPORT=target/release/report
 [ -x "$REPORT" ] || { echo "answer-keys.sh: $REPORT is missing: run without --no-build" >&2; exit 2; }

@@ -3,7 +3,7 @@
 # CPython, side by side, measured with our load generator, ab and wrk on the
 # same machine, into results/.
 #
-#   scripts/compare.sh [--quick] [--users N] [--duration 5s] [--warmup 1s]
+#   scripts/compare.sh [--quick] [--full] [--users N] [--duration 3s] [--warmup 1s]
 #                      [--concurrency 64] [--rows "stage-1 stage-2 ..."]
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
@@ -34,6 +34,15 @@
 # realistic mix and wrk's hot page, no rate sweeps, no faults, no
 # calibration) into raw/rep-K/; the report gives each figure's median and
 # range, each ratio per repetition, and marks the noisy repetitions.
+#
+# What the main job measures where (the row table's last column): the
+# realistic mix on every row in every repetition; the tool comparison (ab,
+# ab -k, loadgen single, wrk) on the rows tagged `tools`, wrk's hot page in
+# every repetition on the rows tagged `hot`, the rate sweep on the rows
+# tagged `rates`. That keeps the README's first command within 15 minutes
+# on a fresh clone (build included) with three repetitions. --full (and
+# any run given --rows, as the lessons are) measures every asked tool on
+# every row and sweeps every stage-N and python-N row (about 25 minutes).
 #
 # The cores layout: on a machine with 4 or more CPUs the server (every
 # process of a row) runs on two of them, the talk's dual-core machine, and
@@ -67,53 +76,68 @@ T0=$(date +%s)
 
 # ---- the rows, in the order of the table ------------------------------------
 # id | stage | what it is | the talk's req/s (for the python rows too:
-# the talk measured Python) | in the default run
+# the talk measured Python) | in the default run | what the main job
+# measures on it beyond the realistic mix (see "What the main job
+# measures where" below):
+#   tools  repetition 1: every tool (loadgen single, ab -k, ab, wrk), the
+#          talk's tool comparison (616 homegrown against 1750 with ab);
+#   hot    every repetition: wrk's hot page (a ratio the lessons read);
+#   rates  repetition 1: latency at fixed offered rates ("how fast is
+#          fast enough": the rows of that lesson).
 #
 # The stage-N-slow50 rows run the Rust stages with the emulated interpreter
 # (`--gil --python-factor 50`, app::CPYTHON_FACTOR): an emulation of
 # CPython's weight, kept out of the default run since the real CPython rows
 # exist (the README says how far apart they are); `--rows` runs them.
 ROW_TABLE=$(cat <<'ROWS'
-ceiling-nginx-static|-|nginx serving a static copy of the user page||yes
-ceiling-hyper-hello|-|bare hyper answering as many bytes (2 threads)||yes
-stage-1|1|CGI: a process per request|23|yes
-stage-2|2|app server, 2 threads, no GIL|139|yes
-stage-2-gil|2|app server, 2 threads, --gil (CPython's limit)|139|yes
-stage-3-gil|3|nginx + 2 instances, --gil|217|yes
-stage-3|3|nginx + 2 instances, no GIL|217|yes
-stage-4|4|nginx + memcached + 2 instances|616 (homegrown) / 1750 (ab)|yes
-stage-4-warm|4|stage-4 after a warm-up long enough for its hit ratio to settle (realistic mix only)|616 (homegrown) / 1750 (ab)|yes
-stage-4-noindex|4|stage-4 on the database without the index|28|yes
-stage-4-miss|4|stage-4 with every nginx lookup missing (--lookup-prefix: the app writes as usual), what a miss costs (realistic mix only)||yes
-python-1|1|CPython: fk_cgi.py, a fresh interpreter per request, under stage-1's CGI host|23|yes
-python-2|2|CPython: one CherryPy process, 2 threads (fk_serve.py)|139|yes
-python-3|3|CPython: nginx + 2 CherryPy instances (stage-3 --app python)|217|yes
-python-4|4|CPython: nginx + memcached + 2 CherryPy instances (stage-4 --app python)|616 (homegrown) / 1750 (ab)|yes
-python-4-noindex|4|CPython: python-4 on the database without the index|28|yes
-python-4-miss|4|CPython: python-4 with every nginx lookup missing, what a miss costs (realistic mix only)||yes
-stage-2-slow50|2|app server, --gil --python-factor 50, 1 thread (the emulated interpreter)|139|no
-stage-3-slow50|3|nginx + 2 instances, --gil --python-factor 50, 1 thread each|217|no
-stage-4-slow50|4|nginx + memcached + 2 instances, --gil --python-factor 50, 1 thread each|616 (homegrown) / 1750 (ab)|no
-stage-4-threads4|4|stage-4 with 4 worker threads per instance instead of 2 (do memcached round trips stall the workers?)|616 (homegrown) / 1750 (ab)|no
-fault-stage-3-kill|-|timeline: stage-3 under load, an instance killed at t = 5 s||yes
-fault-stage-4-memcached|-|timeline: stage-4 under load, memcached killed at t = 5 s||yes
-calibration|-|loadgen vs wrk, nginx serving 2 KB||yes
+ceiling-nginx-static|-|nginx serving a static copy of the user page||yes|tools hot
+ceiling-hyper-hello|-|bare hyper answering as many bytes (2 threads)||yes|tools hot
+stage-1|1|CGI: a process per request|23|yes|rates
+stage-2|2|app server, 2 threads, no GIL|139|yes|
+stage-2-gil|2|app server, 2 threads, --gil (CPython's limit)|139|yes|
+stage-3-gil|3|nginx + 2 instances, --gil|217|yes|
+stage-3|3|nginx + 2 instances, no GIL|217|yes|
+stage-4|4|nginx + memcached + 2 instances|616 (homegrown) / 1750 (ab)|yes|tools hot rates
+stage-4-warm|4|stage-4 after a warm-up long enough for its hit ratio to settle (realistic mix only)|616 (homegrown) / 1750 (ab)|yes|
+stage-4-noindex|4|stage-4 on the database without the index|28|yes|
+stage-4-miss|4|stage-4 with every nginx lookup missing (--lookup-prefix: the app writes as usual), what a miss costs (realistic mix only)||yes|
+python-1|1|CPython: fk_cgi.py, a fresh interpreter per request, under stage-1's CGI host|23|yes|
+python-2|2|CPython: one CherryPy process, 2 threads (fk_serve.py)|139|yes|rates
+python-3|3|CPython: nginx + 2 CherryPy instances (stage-3 --app python)|217|yes|
+python-4|4|CPython: nginx + memcached + 2 CherryPy instances (stage-4 --app python)|616 (homegrown) / 1750 (ab)|yes|tools hot
+python-4-noindex|4|CPython: python-4 on the database without the index|28|yes|
+python-4-miss|4|CPython: python-4 with every nginx lookup missing, what a miss costs (realistic mix only)||yes|
+stage-2-slow50|2|app server, --gil --python-factor 50, 1 thread (the emulated interpreter)|139|no|
+stage-3-slow50|3|nginx + 2 instances, --gil --python-factor 50, 1 thread each|217|no|
+stage-4-slow50|4|nginx + memcached + 2 instances, --gil --python-factor 50, 1 thread each|616 (homegrown) / 1750 (ab)|no|
+stage-4-threads4|4|stage-4 with 4 worker threads per instance instead of 2 (do memcached round trips stall the workers?)|616 (homegrown) / 1750 (ab)|no|
+fault-stage-3-kill|-|timeline: stage-3 under load, an instance killed at t = 5 s||yes|
+fault-stage-4-memcached|-|timeline: stage-4 under load, memcached killed at t = 5 s||yes|
+calibration|-|loadgen vs wrk, nginx serving 2 KB||yes|
 ROWS
 )
 ALL_ROWS=$(echo "$ROW_TABLE" | awk -F'|' '$5 == "yes" { print $1 }' | tr '\n' ' ')
+# The rows of this run tagged TAG (the row table's last column), for the record.
+tagged() { local r out=""; for r in $ROWS; do has_tag "$r" "$1" && out="$out${out:+, }$r"; done; echo "${out:-none}"; }
+has_tag() { case " $(echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $6 }') " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
 
 # ---- options ---------------------------------------------------------------
 QUICK=0
 BUILD=1
+# Which rows get the tools, the hot page and the sweeps: `main` (the row
+# table's tags; the default rows) or `all` (--full, or rows given with --rows).
+EXTRAS=""
 [ "${FK_PREBUILT:-}" = 1 ] && BUILD=0
 RATES=1
 USERS=100000
 # The main job's budget (what each part costs is in raw/timing.tsv): a
-# newcomer waits for it, and three repetitions of 5 s windows say more
-# than one of 10 s, since the spread between passes (minutes apart) is
-# what moves a verdict, not the noise inside a window. 5 s is 1,500+
-# requests for every row but the CGI ones (python-1: about 100).
-DURATION=5s
+# newcomer waits for it (at most 15 minutes, build included), and three
+# repetitions of 3 s windows say more than one of 10 s, since the spread
+# between passes (minutes apart) is what moves a verdict, not the noise
+# inside a window. 3 s is the lessons' window too (their answer keys and
+# the main run measure alike): 2,000+ requests for every row but the CGI
+# ones (stage-1: about 2,200; python-1: about 150) and the unindexed ones.
+DURATION=3s
 WARMUP=1s
 CONC=64
 OUT=""
@@ -135,7 +159,7 @@ MADE_BY=""
 # Flame graphs: on in the main job, off with --quick (either way unless
 # --profile / --no-profile says).
 PROFILE=""
-usage() { sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,71p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus|--made-by)
@@ -143,6 +167,7 @@ while [ $# -gt 0 ]; do
   esac
   case "$1" in
     --quick) QUICK=1 ;;
+    --full) EXTRAS=all ;;
     --no-build) BUILD=0 ;;
     --no-rates) RATES=0 ;;
     --users) USERS=$2; shift ;;
@@ -188,7 +213,7 @@ CAL_PAIRS=3
 if [ "$QUICK" = 1 ]; then
   # Small data set, short runs: the whole table in a few minutes (CI runs this).
   [ "$USERS" = 100000 ] && USERS=2000
-  [ "$DURATION" = 5s ] && DURATION=2s
+  [ "$DURATION" = 3s ] && DURATION=2s
   [ "$WARMUP" = 1s ] && WARMUP=500ms
   [ "$REPEAT_SET" = 1 ] || REPEAT=1
   WARM_WARMUP=3s
@@ -204,6 +229,7 @@ if [ "$QUICK" = 1 ]; then
 fi
 OUT=${OUT:-results}
 [ -n "$PROFILE" ] || { [ "$QUICK" = 1 ] && PROFILE=0 || PROFILE=1; }
+[ -n "$EXTRAS" ] || { [ -n "$ROWS" ] && EXTRAS=all || EXTRAS=main; }
 ROWS=${ROWS:-$ALL_ROWS}
 ROW_IDS=" $(echo "$ROW_TABLE" | cut -d'|' -f1 | tr '\n' ' ') "
 for row in $ROWS; do
@@ -348,9 +374,9 @@ log "system packages (and the CPython peer's virtual environment)"
 scripts/setup.sh
 log "release build (one profile for every stage and tool)"
 if [ "$BUILD" = 1 ]; then
-  # One cargo invocation: a second one (`-p appserver --example hello`)
-  # resolves other features and rebuilds half the tree (a minute here).
-  run cargo build --release --workspace --bins --example hello
+  # One cargo invocation (a second one, for one package, would resolve
+  # other features and rebuild half the tree: a minute here).
+  run cargo build --release --workspace --bins
 fi
 BIN=$ROOT/target/release
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -410,6 +436,11 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "profile: $([ "$PROFILE" = 1 ] && echo "yes (one more realistic window per row under perf, first repetition)" || echo no)"
   echo "rows: $(echo $ROWS)"
   echo "tools: $TOOLS"
+  if [ "$EXTRAS" = main ]; then
+    echo "measured where: the realistic mix on every row; every tool on $(tagged tools); wrk's hot page in every repetition on $(tagged hot); the rate sweep on $(tagged rates) (the row table's tags; --full measures every tool and sweep on every row)"
+  else
+    echo "measured where: every tool on every row$([ "$RATES" = 1 ] && echo ", the rate sweep on every stage-N and python-N row")"
+  fi
   echo "repetitions: $REPEAT$([ "$REPEAT" -gt 1 ] && echo " (interleaved; repetitions 2..$REPEAT: $REPEAT_TOOLS, no rate sweeps, faults or calibration, in raw/rep-K/)")"
   echo "single URL: /user/user42"
   echo "database: $DB"
@@ -486,8 +517,14 @@ cpu() {
 # A load tool outside cpuwatch, on the load tools' CPUs.
 load() { run "${LOAD[@]}" "$@"; }
 
-# Whether --tools asked for this tool (a lesson measures only what it reads).
-wanted() { case " $TOOLS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# Whether this run measures TOOL (on ROW): --tools asked for it (a lesson
+# measures only what it reads) and, in the main job, the row is tagged for
+# it (`tools`: every tool; `hot`: wrk). The realistic mix is every row's.
+wanted() { # tool [row]
+  case " $TOOLS " in *" $1 "*) ;; *) return 1 ;; esac
+  [ "$EXTRAS" = all ] || [ -z "${2:-}" ] || [ "$1" = loadgen-realistic ] && return 0
+  has_tag "$2" tools || { [ "$1" = wrk ] && has_tag "$2" hot; }
+}
 
 # ---- profiling (--profile) ------------------------------------------------------------
 # One more realistic window per row, first repetition only, right after the
@@ -587,20 +624,20 @@ measure() { # row url db(or -) realistic(yes/no)
       --json "$RAW/$row.loadgen-realistic.json" "$url/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
     profile_window "$row" "$url" "$db"
   fi
-  if wanted loadgen-single; then
+  if wanted loadgen-single "$row"; then
     log "$row: loadgen single"
     cpu "$row" loadgen-single "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix single -c "$CONC" -d "$DURATION" -w "$WARMUP" --quiet \
       --json "$RAW/$row.loadgen-single.json" "$url$USER_PATH" > "$RAW/$row.loadgen-single.txt" 2>&1 || true
   fi
-  if wanted ab-k; then
+  if wanted ab-k "$row"; then
     log "$row: ab -k"
     cpu "$row" ab-k 0s ab -k -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab-k.txt" 2>&1 || true
   fi
-  if wanted ab; then
+  if wanted ab "$row"; then
     log "$row: ab (a connection per request)"
     cpu "$row" ab 0s ab -q -r -s 30 -c "$CONC" -t "$DUR_S" -n 100000000 "$url$USER_PATH" > "$RAW/$row.ab.txt" 2>&1 || true
   fi
-  if wanted wrk; then
+  if wanted wrk "$row"; then
     log "$row: wrk"
     cpu "$row" wrk 0s wrk -t2 -c "$CONC" -d "$DURATION" --latency "$url$USER_PATH" > "$RAW/$row.wrk.txt" 2>&1 || true
   fi
@@ -628,6 +665,7 @@ stage_row() { # row db cmd...
   local row=$1 db=$2; shift 2
   local stage desc talk copy cmd=() a skip=()
   stage=$(spec "$row" 2); desc=$(spec "$row" 3); talk=$(spec "$row" 4)
+  if [ "$row" = stage-4-warm ] && [ -n "$WARM_PID" ]; then warm_again "$desc" "$talk"; return; fi
   copy="$TMP/$row.db"
   cp "$db" "$copy"
   for a in "$@"; do cmd+=("${a//@DB@/$copy}"); done
@@ -638,7 +676,10 @@ stage_row() { # row db cmd...
   # stage-4's documented exemption (crates/stage-4/src/nginx.rs, HALF_CLOSE):
   # nginx's memcached module abandons half-closed clients.
   [ "$stage" = 4 ] && skip=(--skip half-close)
-  if ! load "$BIN/loadgen" verify "${LOADGEN_NET[@]}" "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
+  # Verified once, in the first repetition: the later ones start the same
+  # binaries on a fresh copy of the same database (an unindexed row's
+  # verification alone takes ~16 s here).
+  if [ "$REP" = 1 ] && ! load "$BIN/loadgen" verify "${LOADGEN_NET[@]}" "${skip[@]}" --db "$copy" --photos-dir "$DATA/photos" "$URL" > "$RAW/$row.verify.txt" 2>&1; then
     row_line "$row" "$stage" "$desc" "$talk" failed "verification failed: $(grep -m1 -i 'fail' "$RAW/$row.verify.txt" | tr '\t' ' ')"
     FAILED=1; stop || true; return
   fi
@@ -649,6 +690,12 @@ stage_row() { # row db cmd...
     cpu "$row" loadgen-realistic "$WARM_WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$copy" -c "$CONC" -d "$DURATION" -w "$WARM_WARMUP" \
       --timeline --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
     profile_window "$row" "$URL" "$copy"
+    if [ "$REPEAT" -gt 1 ]; then
+      # Kept running, warm, for the later repetitions (warm_again).
+      WARM_PID=$PID WARM_URL=$URL WARM_DB=$copy
+      row_line "$row" "$stage" "$desc" "$talk" ok ""
+      return
+    fi
   elif [ "${row%-miss}" != "$row" ]; then
     # The realistic mix only: its misses are what the cache model needs.
     local asked=$TOOLS
@@ -658,7 +705,7 @@ stage_row() { # row db cmd...
   else
     measure "$row" "$URL" "$copy" yes
     case "$row" in
-      stage-[1234]|python-[1234]) sweep "$row" "$URL" "$copy" ;;
+      stage-[1234]|python-[1234]) { [ "$EXTRAS" = all ] || has_tag "$row" rates; } && sweep "$row" "$URL" "$copy" ;;
     esac
   fi
   if stop; then
@@ -668,6 +715,25 @@ stage_row() { # row db cmd...
     FAILED=1
   fi
   rm -f "$copy" "$copy-wal" "$copy-shm"
+}
+
+# The warm row in repetitions 2..N: the server of the first repetition,
+# kept running (idle) between its windows, so its hit ratio is the settled
+# one without another WARM_WARMUP each time (3 minutes of a 15-minute
+# job otherwise). Its window has the usual warm-up; the last repetition
+# stops it.
+WARM_PID="" WARM_URL="" WARM_DB=""
+warm_again() { # desc talk
+  local row=stage-4-warm
+  PID=$WARM_PID URL=$WARM_URL
+  log "$row: loadgen realistic (the server of repetition 1, kept warm)"
+  cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$WARM_DB" -c "$CONC" -d "$DURATION" -w "$WARMUP" \
+    --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+  if [ "$REP" -lt "$REPEAT" ]; then row_line "$row" 4 "$1" "$2" ok ""; return; fi
+  WARM_PID=""
+  if stop; then row_line "$row" 4 "$1" "$2" ok ""
+  else row_line "$row" 4 "$1" "$2" failed "processes left running after stop (killed)"; FAILED=1; fi
+  rm -f "$WARM_DB" "$WARM_DB-wal" "$WARM_DB-shm"
 }
 
 # A fault under load, recorded second by second: the row's stage under the
@@ -754,7 +820,7 @@ for row in $1; do
         row_line "$row" - "nginx serving a static copy of the user page" - failed "nginx did not start: $(tail -n 2 "$RAW/nginx-static.log" | tr '\t\n' '  ')"; FAILED=1
       fi ;;
     ceiling-hyper-hello)
-      if start "$row" "$RAW/$row.log" "$BIN/examples/hello" --listen "$LISTEN_HOST:0" --bytes "$PAGE_BYTES"; then
+      if start "$row" "$RAW/$row.log" "$BIN/hyper-hello" --listen "$LISTEN_HOST:0" --bytes "$PAGE_BYTES"; then
         measure "$row" "$URL" - no
         if stop; then row_line "$row" - "bare hyper answering $PAGE_BYTES bytes (2 threads)" - ok ""
         else row_line "$row" - "bare hyper" - failed "processes left running"; FAILED=1; fi
@@ -820,7 +886,7 @@ for row in $1; do
 done
 }
 
-LABEL=""
+LABEL="" REP=1
 [ "$REPEAT" -gt 1 ] && LABEL=" (repetition 1 of $REPEAT)"
 rows_pass "$ROWS"
 # Repetitions 2..N: the same rows again, in the same order, with the tools
@@ -833,6 +899,7 @@ if [ "$REPEAT" -gt 1 ]; then
   # (`rep`, not a name the functions below use unlocalised: stop()'s loop
   # over pids once clobbered this counter and ended the run after two.)
   for ((rep = 2; rep <= REPEAT; rep++)); do
+    REP=$rep
     RAW="$FIRST_RAW/rep-$rep"
     mkdir -p "$RAW"
     : > "$RAW/commands.txt"
@@ -845,6 +912,8 @@ if [ "$REPEAT" -gt 1 ]; then
   RAW=$FIRST_RAW TOOLS=$ALL_TOOLS_ASKED
 fi
 if [ -n "${NGINX_PID:-}" ]; then stop_group "$NGINX_PID" 10; fi
+# (The warm row's server, if a later repetition did not run it.)
+if [ -n "$WARM_PID" ]; then PID=$WARM_PID; stop || true; fi
 
 # ---- 6. the report -------------------------------------------------------------------
 profile_finish

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ $SERVER == hello ]]; then
-  "$BIN/examples/hello" --listen 127.0.0.1:0 --bytes 5349 >"$TMP/out" 2>"$TMP/err" &
+  "$BIN/hyper-hello" --listen 127.0.0.1:0 --bytes 5349 >"$TMP/out" 2>"$TMP/err" &
 else
   "$BIN/seed" --users "$USERS" --out "$TMP/site.db" >/dev/null 2>&1
   "$BIN/stage-2" --db "$TMP/site.db" --photos "$TMP/photos" --listen 127.0.0.1:0 \

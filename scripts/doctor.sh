@@ -169,13 +169,13 @@ else
 fi
 
 echo "== build and data"
-bins=(stage-1 stage-1-cgi stage-2 stage-3 stage-4 seed loadgen report cpuwatch examples/hello)
+bins=(stage-1 stage-1-cgi stage-2 stage-3 stage-4 seed loadgen report cpuwatch flame hyper-hello)
 absent=()
 for b in "${bins[@]}"; do [ -x "target/release/$b" ] || absent+=("$b"); done
 if [ ${#absent[@]} -eq 0 ]; then
   ok build "target/release: ${bins[*]}"
 else
-  missing build "target/release lacks ${absent[*]}" "cargo build --release --workspace --bins && cargo build --release -p appserver --example hello"
+  missing build "target/release lacks ${absent[*]}" "cargo build --release --workspace --bins"
 fi
 # The data sets compare.sh reuses (its seed_db): the lessons' 2,000 users;
 # the full 100,000 (lesson 6, the main job) the first full run seeds (~5 s).

@@ -30,8 +30,7 @@ for tool in valgrind callgrind_control ab curl sqlite3; do
   command -v "$tool" >/dev/null || { echo "instructions.sh: $tool is required" >&2; exit 1; }
 done
 if [[ -z ${NO_BUILD:-} ]]; then
-  (cd "$ROOT" && cargo build --release -q -p stage-2 -p seed --bins &&
-    cargo build --release -q -p appserver --example hello)
+  (cd "$ROOT" && cargo build --release -q -p stage-2 -p seed -p appserver --bins)
 fi
 
 TMP=$(mktemp -d)
@@ -96,7 +95,7 @@ echo "|----------------------|-----|--------------|"
 
 CURRENT=hello
 CURL_OPTS=()
-start hello "$BIN/examples/hello" --bytes 5349
+start hello "$BIN/hyper-hello" --bytes 5349
 measure "ceiling-hyper-hello" /
 stop
 

@@ -200,7 +200,7 @@ mod tests {
         );
         assert_eq!(role("bash", "/bin/bash scripts/compare.sh"), Role::Other);
         assert_eq!(
-            role("hello", "target/release/examples/hello --bytes 5"),
+            role("hyper-hello", "target/release/hyper-hello --bytes 5"),
             Role::Other
         );
         assert_eq!(role("stage-x", "stage-x"), Role::Other);

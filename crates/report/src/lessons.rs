@@ -772,7 +772,9 @@ fn timing(o: &mut String, run: &Run) {
             None => (*part, None),
         };
         let line = match rep {
-            Some(k) if k > 1 => format!("repetition {k}: every row again (realistic mix and wrk)"),
+            Some(k) if k > 1 => {
+                format!("repetition {k}: every row again (the figures every repetition measures)")
+            }
             _ if name == "total" => "**total**".to_string(),
             _ => name.to_string(),
         };

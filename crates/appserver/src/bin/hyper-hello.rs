@@ -4,7 +4,12 @@
 //! every request with a fixed body of `--bytes` bytes and doing nothing else.
 //! What no stage can beat on this machine.
 //!
-//! `cargo run --release -p appserver --example hello -- --listen 127.0.0.1:0 --bytes 5349`
+//! `cargo run --release -p appserver --bin hyper-hello -- --listen 127.0.0.1:0 --bytes 5349`
+//!
+//! A binary, not an example: `cargo build --workspace --bins` builds it
+//! with the stages, and an example would compile the package's
+//! dev-dependencies too (criterion and the test kit: ~15 s of the main
+//! job's build here).
 
 use std::sync::Arc;
 
@@ -21,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--bytes" => size = args.next().ok_or("--bytes needs a number")?.parse()?,
             "--help" | "-h" => {
                 println!(
-                    "hello [--listen ADDR] [--bytes N]: a bare hyper server answering N bytes"
+                    "hyper-hello [--listen ADDR] [--bytes N]: a bare hyper server answering N bytes"
                 );
                 return Ok(());
             }
