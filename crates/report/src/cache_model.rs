@@ -26,6 +26,7 @@
 
 use runfiles::Role;
 
+use crate::cpu::CpuCell;
 use crate::{Run, Tool};
 
 /// How far a prediction may be from the measurement and still count: the
@@ -96,28 +97,59 @@ impl CacheModel {
     }
 }
 
+/// What a request's cost is counted in: the CPU of the cores the row
+/// saturates. With the shared layout (the load tool on the server's cores)
+/// that is every role cpuwatch charged, the load tool's included; when the
+/// load tool has cores of its own, the server's roles alone. machine.txt's
+/// `layout:` line says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Basis {
+    pub shared: bool,
+}
+
+impl Basis {
+    pub fn of(run: &Run) -> Basis {
+        let dedicated = run
+            .machine
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .any(|l| l.starts_with("layout: server on CPUs"));
+        Basis { shared: !dedicated }
+    }
+
+    pub fn words(self) -> &'static str {
+        if self.shared {
+            "the CPU of the row and the load tool (they share the cores)"
+        } else {
+            "the server's CPU (the load tool has cores of its own)"
+        }
+    }
+
+    /// Whether a role's CPU is part of the cost.
+    pub fn counts(self, role: Role) -> bool {
+        self.shared || role.is_server()
+    }
+
+    /// A cell's µs of CPU per request on this basis.
+    pub fn cost_us(self, c: &CpuCell) -> Option<f64> {
+        let report = &c.report;
+        c.per_request_us(if self.shared {
+            report.charged_s()
+        } else {
+            report.server_s()
+        })
+    }
+}
+
 /// The model for `cached` (its miss row is `<cached>-miss`, or, for a
 /// warm row, its stage's), if the run has every figure it needs.
 pub fn model(run: &Run, cached: &str, hot_row: &str, uncached: &str) -> Option<CacheModel> {
     let miss_row = format!("{}-miss", cached.trim_end_matches("-warm"));
     let cell = |row: &str, tool| run.cpu.cell(row, tool);
-    let shared = !run
-        .machine
-        .as_deref()
-        .unwrap_or("")
-        .lines()
-        .any(|l| l.starts_with("layout: server on CPUs"));
-    let (basis, cost): (&'static str, fn(&crate::cpu::CpuCell) -> Option<f64>) = if shared {
-        (
-            "the CPU of the row and the load tool (they share the cores)",
-            |c| c.per_request_us(c.report.charged_s()),
-        )
-    } else {
-        (
-            "the server's CPU (the load tool has cores of its own)",
-            |c| c.server_us(),
-        )
-    };
+    let basis = Basis::of(run);
+    let shared = basis.shared;
+    let cost = |c: &CpuCell| basis.cost_us(c);
     let realistic = Tool::LoadgenRealistic;
     let u = cell(uncached, realistic)?;
     let m = cell(&miss_row, realistic)?;
@@ -168,7 +200,7 @@ pub fn model(run: &Run, cached: &str, hot_row: &str, uncached: &str) -> Option<C
         uncached_us,
         miss_us,
         hit_us,
-        basis,
+        basis: basis.words(),
         predicted: uncached_us / d,
         measured,
         app_per_miss_us,

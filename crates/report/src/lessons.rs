@@ -239,6 +239,8 @@ pub enum Extra {
     /// starts with this text.
     Cpu(&'static str),
     CacheBound,
+    /// Where a miss's CPU goes, part by part ([`crate::miss_shares`]).
+    MissShares,
     Language,
     Timelines,
     Calibration,
@@ -371,6 +373,7 @@ pub const LESSONS: &[Lesson] = &[
         extras: &[
             Extra::Cpu("A cache hit"),
             Extra::CacheBound,
+            Extra::MissShares,
             Extra::Timelines,
         ],
     },
@@ -629,6 +632,7 @@ fn extras(o: &mut String, run: &Run, lesson: &Lesson) {
         match e {
             Extra::Cpu(title) => extra_cpu(o, run, title),
             Extra::CacheBound => cache_bound(o, run),
+            Extra::MissShares => crate::miss_shares::lesson(o, run),
             Extra::Language => language_table(o, run),
             Extra::Timelines => timelines(o, run, lesson),
             Extra::Timing => timing(o, run),

@@ -24,9 +24,10 @@
 //!   after the warm-up: what was done to the site during the run). See
 //!   [`timeline`].
 //! - `compare.sh --profile`'s files: `<row>.flame-top.tsv`,
-//!   `<row>.profiled.json`, and in the run directory `<row>-flame.svg`
-//!   and `stage-4-vs-stage-3-flame.svg` (made by `crates/flame`; the
-//!   report reads them as files). See [`flame`].
+//!   `<row>.folded`, `<row>.profiled.json`, `<row>.profiled.cpu.json`,
+//!   and in the run directory `<row>-flame.svg` and
+//!   `stage-4-vs-stage-3-flame.svg` (made by `crates/flame`; the report
+//!   reads them as files). See [`flame`] and [`miss_shares`].
 //!
 //! Any file may be missing: its cells show `—` (empty in the CSV). Without
 //! `rows.tsv` the rows are found from the file names (no talk figures, no
@@ -76,6 +77,12 @@
 //! - **the language and the cache** ([`scaling`]): Rust ÷ CPython per
 //!   stage, and what a cache can buy on the mix (the bound from hit ratio
 //!   and CPU per hit and miss, against the measured speed-up).
+//! - **where a miss's cost goes** ([`miss_shares`]): a `stage-4-miss`
+//!   request's CPU against a `stage-3` request's, part by part (nginx,
+//!   memcached, the app's memcached client and its own work, the writer's
+//!   freshness check and adds, the load tool), from the profiled windows,
+//!   and whether the parts add up to the miss cost the plain windows
+//!   measured.
 //! - **timelines**: per `<name>.timeline.json`, req/s, errors per second by
 //!   kind, p50/p99, the X-Cache hit ratio and the X-Served-By split, second
 //!   by second, events as vertical lines; in the text, the lowest second,
@@ -108,6 +115,7 @@ pub mod flame;
 pub mod fmt;
 pub mod latency;
 pub mod lessons;
+pub mod miss_shares;
 pub mod parse;
 pub mod render;
 pub mod repeats;

@@ -138,6 +138,7 @@ pub fn markdown(run: &Run, raw_link: &str) -> String {
     calibration(&mut o, run);
     cache_hits(&mut o, run);
     super::scaling::markdown(&mut o, run);
+    super::miss_shares::markdown(&mut o, run);
     no_index(&mut o, run);
     phases_table(&mut o, run);
     super::cpu::markdown(&mut o, run);
