@@ -8,7 +8,8 @@
 #                      [--tools "loadgen-realistic wrk ..."] [--no-rates]
 #                      [--out results] [--no-build] [--list] [--repeat N]
 #                      [--server-cpus LIST --load-cpus LIST | --shared-cpus]
-#                      [--load-netns] [--profile | --no-profile] [--made-by TEXT]
+#                      [--load-netns] [--profile | --no-profile] [--profile-reps]
+#                      [--made-by TEXT]
 #
 # For each row: start it on a free port, wait for its `listening on` line,
 # `loadgen verify` it (a row that fails is reported, not timed), measure it
@@ -66,6 +67,9 @@
 # the top frames per role and the profiler's cost on req/s in latest.md
 # (see profile_window). Needs perf (linux-perf); where the kernel forbids
 # perf_event, the run says so and goes on without flame graphs.
+# --profile-reps: the profiled window in every repetition, not only the
+# first, so that the profiler's cost on req/s is measured as often as
+# there are repetitions (latest.md gives its median and range).
 # Exits non-zero if any row failed; the last lines say where it wrote.
 # FK_PREBUILT=1 in the environment means --no-build (the container image
 # sets it: it has the release binaries and no cargo).
@@ -159,7 +163,8 @@ MADE_BY=""
 # Flame graphs: on in the main job, off with --quick (either way unless
 # --profile / --no-profile says).
 PROFILE=""
-usage() { sed -n '2,71p' "$0" | sed 's/^# \{0,1\}//'; }
+PROFILE_REPS=0
+usage() { sed -n '2,75p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus|--made-by)
@@ -184,6 +189,7 @@ while [ $# -gt 0 ]; do
     --load-netns) LOAD_NETNS=1 ;;
     --profile) PROFILE=1 ;;
     --no-profile) PROFILE=0 ;;
+    --profile-reps) PROFILE=1; PROFILE_REPS=1 ;;
     --repeat) REPEAT=$2; REPEAT_SET=1; shift
       case "$REPEAT" in ''|*[!0-9]*|0) echo "compare.sh: --repeat needs a whole number of at least 1, not '$REPEAT'" >&2; exit 2 ;; esac ;;
     --list) echo "$ROW_TABLE" | awk -F'|' '{ printf "%-24s %s%s\n", $1, $3, ($5 == "yes" ? "" : " [not in the default run]") }'; exit 0 ;;
@@ -433,7 +439,7 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
   echo "concurrency: $CONC"
   echo "rates: $([ "$RATES" = 1 ] && echo "$RATE_LIST ($RATE_DUR each after $RATE_WARMUP)" || echo no)"
   echo "quick: $([ "$QUICK" = 1 ] && echo yes || echo no)"
-  echo "profile: $([ "$PROFILE" = 1 ] && echo "yes (one more realistic window per row under perf, first repetition)" || echo no)"
+  echo "profile: $([ "$PROFILE" = 1 ] && echo "yes (one more realistic window per row under perf, $([ "$PROFILE_REPS" = 1 ] && echo "every repetition" || echo "first repetition"))" || echo no)"
   echo "rows: $(echo $ROWS)"
   echo "tools: $TOOLS"
   if [ "$EXTRAS" = main ]; then
@@ -572,7 +578,7 @@ profile_check() { # --profile: is perf here, and may it sample? (once)
 }
 profile_window() { # row url db: the realistic mix again, under perf (first repetition)
   local row=$1 url=$2 db=$3 data="$TMP/$1.perf.data" perf_pid
-  [ "$PROFILE" = 1 ] && [ "$RAW" = "$RUN/raw" ] || return 0
+  [ "$PROFILE" = 1 ] && { [ "$RAW" = "$RUN/raw" ] || [ "$PROFILE_REPS" = 1 ]; } || return 0
   # A CGI row still runs the programs of the window before (up to -c of
   # them, seconds of CPU for python-1): they would eat the profiled window
   # and pass for the profiler's cost. Wait (up to 30 s) until none is left.

@@ -128,6 +128,12 @@ pub fn changed_figures(old: &str, new: &str) -> Vec<String> {
 ///   ([`crate::repeats::Verdict`]);
 /// - `took`: the run's total time; `part NAME`: one part of it
 ///   (timing.tsv, `part build and seed`), as `4 min 11 s`;
+/// - `miss-part:PART`: a part of a miss's extra CPU over a stage-3 request
+///   ([`crate::miss_shares::figure`]; `miss-part:total`, their sum against
+///   the measured miss cost);
+/// - `profiler-cost ROW`: the profiler's cost on ROW's req/s, median (range)
+///   over the repetitions that profiled it; `perf-cores`: perf's own CPU
+///   in cores ([`crate::flame::perf_cores`]);
 /// - `errors ROW`: a fault timeline's errors after its warm-up, by status;
 /// - `run`: the run's name.
 pub fn figure(run: &Run, key: &str) -> Result<String, String> {
@@ -197,6 +203,21 @@ pub fn figure(run: &Run, key: &str) -> Result<String, String> {
                 })
                 .ok_or_else(missing)?;
             Ok(format!("{} min {:02} s", secs / 60, secs % 60))
+        }
+        "miss-part" => {
+            need(0)?;
+            crate::miss_shares::figure(run, param).ok_or_else(missing)
+        }
+        "profiler-cost" => {
+            need(1)?;
+            let s = crate::repeats::Spread::of(crate::flame::costs(run, args[0]))
+                .ok_or_else(missing)?;
+            Ok(crate::repeats::fmt_spread(&s, |x| format!("{x:.1}%")))
+        }
+        "perf-cores" => {
+            need(0)?;
+            let s = crate::repeats::Spread::of(crate::flame::perf_cores(run)).ok_or_else(missing)?;
+            Ok(crate::repeats::fmt_spread(&s, |x| format!("{x:.3}")))
         }
         "errors" => {
             need(1)?;

@@ -144,6 +144,119 @@ pub fn cost_pct(unprofiled: f64, profiled: f64) -> Option<f64> {
     (unprofiled > 0.0).then(|| (1.0 - profiled / unprofiled) * 100.0)
 }
 
+/// The most the profiler may cost a row's req/s, in % (issue 21's
+/// target): more, and a flame graph describes a noticeably other run.
+pub const PROFILER_BUDGET_PCT: f64 = 5.0;
+
+/// The profiler's cost on `row`, one value per repetition that profiled
+/// it (the first; every one with `compare.sh --profile-reps`): its
+/// profiled window against its plain realistic window of the same
+/// repetition.
+pub fn costs(run: &Run, row: &str) -> Vec<f64> {
+    crate::repeats::all(run)
+        .iter()
+        .filter_map(|r| {
+            let plain = r.row(row)?.rps(Tool::LoadgenRealistic)?;
+            let text =
+                std::fs::read_to_string(r.raw_dir.join(format!("{row}.profiled.json"))).ok()?;
+            let profiled = serde_json::from_str::<Summary>(&text).ok()?.rps;
+            cost_pct(plain, profiled)
+        })
+        .collect()
+}
+
+/// perf's own CPU, in cores, per profiled window of every repetition: the
+/// cores busy outside the row under perf minus in the row's plain window
+/// (perf runs outside the row's processes, so it is in the former only).
+pub fn perf_cores(run: &Run) -> Vec<f64> {
+    let mut v = Vec::new();
+    for r in crate::repeats::all(run) {
+        for f in &run.flame.rows {
+            let read = |n: String| std::fs::read_to_string(r.raw_dir.join(n)).ok();
+            let plain = outside(read(format!("{}.loadgen-realistic.cpu.json", f.row)));
+            let profiled = outside(read(format!("{}.profiled.cpu.json", f.row)));
+            if let (Some(a), Some(b)) = (plain, profiled) {
+                v.push(b - a);
+            }
+        }
+    }
+    v
+}
+
+/// perf's own CPU against the machine's cores, in one sentence: a measured
+/// bound on the profiler's direct cost where req/s cannot resolve it.
+fn perf_own(o: &mut String, run: &Run) {
+    let Some(s) = crate::repeats::Spread::of(perf_cores(run)) else {
+        return;
+    };
+    // machine.txt's `cores: N`.
+    let cores: u32 = run
+        .machine
+        .as_deref()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("cores: ")?.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    let share = if cores > 0 {
+        format!(
+            ", {:.1}% of the machine's {cores} cores",
+            s.median / cores as f64 * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "perf's own CPU (cores busy outside the row under perf, minus in the plain window; perf is not one of the row's processes): median {} cores over {} windows{share}. The sampling's kernel side (an interrupt and a 16 KB stack copy per sample, 99 times a second per CPU) is charged to the sampled processes and shows only in the req/s comparison.\n",
+        crate::repeats::fmt_spread(&s, |x| format!("{x:.3}")),
+        s.values.len(),
+    );
+}
+
+/// With the profiler's cost measured in several repetitions: per row, its
+/// median against [`PROFILER_BUDGET_PCT`], in one sentence.
+fn cost_verdict(o: &mut String, run: &Run) {
+    let spreads: Vec<(String, crate::repeats::Spread)> = run
+        .flame
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.row.clone(),
+                crate::repeats::Spread::of(costs(run, &r.row))?,
+            ))
+        })
+        .filter(|(_, s)| s.values.len() > 1)
+        .collect();
+    if spreads.is_empty() {
+        return;
+    }
+    // Within the budget either way; above it; or faster under perf, which
+    // no profiler is: the profiled window runs second, on a warmer cache,
+    // or the windows' noise is larger than the cost.
+    let list = |keep: &dyn Fn(f64) -> bool| {
+        let v: Vec<String> = spreads
+            .iter()
+            .filter(|(_, s)| keep(s.median))
+            .map(|(r, s)| format!("`{r}` {:.1}%", s.median))
+            .collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let b = PROFILER_BUDGET_PCT;
+    let _ = writeln!(
+        o,
+        "The profiler's cost, median over the repetitions that profiled each row (`--profile-reps`): within ±{b:.0}% for {}; above {b:.0}% for {}; faster under perf by more than {b:.0}% (the profiled window runs second, on a warmer cache, or the windows' noise is larger than the cost) for {}. A median says something only where the range of the row's plain req/s is narrower than the cost it is to show.\n",
+        list(&|m| m.abs() <= b),
+        list(&|m| m > b),
+        list(&|m| m < -b),
+    );
+}
+
 /// `latest.md`'s section (nothing when the run has no flame files).
 pub fn markdown(o: &mut String, run: &Run) {
     let f = &run.flame;
@@ -170,7 +283,7 @@ pub fn markdown(o: &mut String, run: &Run) {
             .find(|x| x.spec.id == r.row)
             .and_then(|x| x.cell(Tool::LoadgenRealistic).measure())
             .map(|m| m.rps);
-        let cost = plain.zip(r.profiled_rps).and_then(|(a, b)| cost_pct(a, b));
+        let cost = crate::repeats::Spread::of(costs(run, &r.row));
         let cores = |c: Option<f64>| c.map(|c| format!("{c:.2}")).unwrap_or_else(|| "—".into());
         let _ = writeln!(
             o,
@@ -184,7 +297,7 @@ pub fn markdown(o: &mut String, run: &Run) {
             r.profiled_rps
                 .map(super::fmt::fmt_rps)
                 .unwrap_or_else(|| "—".into()),
-            cost.map(|c| format!("{c:.1}%"))
+            cost.map(|c| crate::repeats::fmt_spread(&c, |x| format!("{x:.1}%")))
                 .unwrap_or_else(|| "—".into()),
             cores(r.outside_cores.0),
             cores(r.outside_cores.1),
@@ -195,8 +308,11 @@ pub fn markdown(o: &mut String, run: &Run) {
          just before, same run); a negative cost is the noise between two windows. The last \
          column is the CPU of every process outside the row and the load tool (perf itself, \
          or another job on the machine): where it differs between the two windows, so may \
-         their req/s, whatever perf costs.\n\n",
+         their req/s, whatever perf costs. With `--profile-reps` every repetition profiles \
+         its rows, and the cost is the median of the repetitions with its range.\n\n",
     );
+    cost_verdict(o, run);
+    perf_own(o, run);
     if f.diff {
         let _ = writeln!(
             o,
@@ -269,6 +385,39 @@ mod tests {
         let mut o = String::new();
         markdown(&mut o, &Run::empty("x"));
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn perf_own_cpu_is_the_outside_cores_it_adds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = &tmp.path().join("raw");
+        std::fs::create_dir(dir).unwrap();
+        let cpu = |outside_s: f64| {
+            format!(
+                r#"{{"schema":"flickrkillr-cpu/1","window_s":2.0,"cores":2,"ticks_per_s":100,"machine_busy_s":3.0,"machine_idle_s":1.0,"machine_irq_s":0.0,"machine_steal_s":0.0,"outside_trees_s":{outside_s},"roles":{{}},"processes":[],"lost_processes":[],"command":[],"delay_s":1.0}}"#
+            )
+        };
+        std::fs::write(dir.join("stage-2.loadgen-realistic.cpu.json"), cpu(0.02)).unwrap();
+        std::fs::write(dir.join("stage-2.profiled.cpu.json"), cpu(0.06)).unwrap();
+        std::fs::write(dir.join("stage-2.folded"), "app;main;f 1\n").unwrap();
+        let names = vec!["stage-2.folded".into(), "stage-2.profiled.cpu.json".into()];
+        let mut run = Run::empty("x");
+        run.raw_dir = dir.clone();
+        run.machine = Some("cores: 2\n".into());
+        run.flame = Flame::load(dir, &names, &["stage-2".into()]);
+        let v = perf_cores(&run);
+        assert_eq!(v.len(), 1);
+        assert!((v[0] - 0.02).abs() < 1e-9, "{v:?}");
+        let mut o = String::new();
+        perf_own(&mut o, &run);
+        assert!(
+            o.contains("median 0.020 cores over 1 windows, 1.0% of the machine's 2 cores"),
+            "{o}"
+        );
+        // No profiled window of several repetitions: no verdict on the cost.
+        let mut o = String::new();
+        cost_verdict(&mut o, &run);
+        assert!(o.is_empty(), "{o}");
     }
 
     #[test]

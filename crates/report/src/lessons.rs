@@ -521,7 +521,7 @@ pub const README_BLOCKS: &[Lesson] = &[
         rates: false,
         tools: &[REALISTIC, Tool::LoadgenSingle],
         columns: &[],
-        extras: &[Extra::CacheBound],
+        extras: &[Extra::CacheBound, Extra::MissShares],
     },
     Lesson {
         number: 0,
@@ -609,14 +609,20 @@ fn table(o: &mut String, run: &Run, lesson: &Lesson, rows: &[&str]) {
         o.push_str("--:|");
     }
     o.push('\n');
+    let mut absent = false;
     for r in rows {
         let _ = write!(o, "| `{r}` |");
         for c in lesson.columns {
-            let _ = write!(o, " {} |", c.value(run, r));
+            let v = c.value(run, r);
+            absent |= v == "—";
+            let _ = write!(o, " {v} |");
         }
         o.push('\n');
     }
     o.push('\n');
+    if absent {
+        o.push_str("— : not measured on that row in this run (which tools and rate sweeps the main job runs on which row is the last column of `scripts/compare.sh`'s row table; `--full` runs them on every row).\n\n");
+    }
     let reps = 1 + run.repeats.len();
     if reps > 1 {
         let _ = writeln!(

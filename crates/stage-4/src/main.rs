@@ -233,8 +233,15 @@ fn supervise(a: Supervise) -> anyhow::Result<()> {
         a.serve.gil,
         INSTANCE_ENV,
     )?;
-    if memcached_bin.is_some() {
-        // Say whether memcached can hold the whole site (a quick sample).
+    // Say whether memcached can hold the whole site (a quick sample of 200
+    // pages; without the photos index each of them scans every photo, ~15 s
+    // of startup at 100,000 users, so there it is skipped and says so).
+    let indexed = stage_4::sizes::indexed(&a.serve.db).unwrap_or(true);
+    if memcached_bin.is_some() && !indexed {
+        tracing::info!(
+            "no index on photos: the cache-size estimate is skipped (`stage-4 cache-size` makes it)"
+        );
+    } else if memcached_bin.is_some() {
         let photos = a.serve.photos_dir();
         if let Ok(e) = stage_4::sizes::estimate(&a.serve.db, &photos, 200) {
             let need = e.total_mb();

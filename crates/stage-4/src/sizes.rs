@@ -57,6 +57,19 @@ impl Estimate {
     }
 }
 
+/// Whether `db`'s photos table has an index (the seeded one,
+/// `model::schema::INDEXES`, unless seeded with `--no-index`): without
+/// it, [`estimate`]'s every page scans the whole table.
+pub fn indexed(db: &Path) -> Result<bool, model::ModelError> {
+    let conn = model::open(db)?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'photos'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 /// Estimates the cache the data set in `db` needs, rendering `sample` user
 /// pages and `sample` photo pages spread over the whole data set.
 pub fn estimate(db: &Path, photos_dir: &Path, sample: u64) -> Result<Estimate, model::ModelError> {
