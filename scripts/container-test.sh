@@ -8,11 +8,14 @@
 #   2. scripts/container.sh build --base that (the Dockerfile: Rust from
 #      Debian's packages, crates.io, PyPI; cold in CI)
 #   3. scripts/doctor.sh inside the image: exits 0
-#   4. scripts/container.sh lesson 1 inside the image: its table has every
-#      row, measured; nothing seeded or built again (the image's data sets
-#      and binaries are used)
-#   5. scripts/lesson.sh 1 natively: the same table (rows and columns), and
-#      each req/s median against the other run's range (printed)
+#   4. scripts/container.sh lesson 1 --repeat 1 inside the image: its table
+#      has every row, measured; nothing seeded or built again (the image's
+#      data sets and binaries are used)
+#   5. lesson 1 natively and in the container, alternating (native,
+#      container, native, container, native: one repetition each), so a
+#      drift of the machine hits both alike: the same table (rows and
+#      columns), and each row's req/s median of one side against the
+#      other's range (printed)
 #
 #   scripts/container-test.sh [--keep DIR]
 #
@@ -67,38 +70,23 @@ else
   # /var/tmp: the store and the build cache take a few GB (often too much for a tmpfs /tmp).
   STATE=$(mktemp -d /var/tmp/fk-container-test.XXXXXX)
 fi
-mkdir -p "$STATE/root" "$STATE/run" "$STATE/tmp" "$STATE/results"
-cat > "$STATE/containers.conf" <<'EOF'
-# scripts/container-test.sh's own podman configuration (CONTAINERS_CONF).
-[containers]
-# This kind of machine lacks CAP_SYS_RESOURCE: podman's default
-# RLIMIT_NOFILE/RLIMIT_NPROC cannot be set.
-default_ulimits = []
-[engine]
-# crun refuses the machine's hybrid cgroups; runc with cgroupfs runs.
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-EOF
-export CONTAINERS_CONF=$STATE/containers.conf
-export TMPDIR=$STATE/tmp
+mkdir -p "$STATE/results"
+# Its own podman (store, containers.conf: runc, cgroupfs, no default
+# ulimits, which this kind of machine needs; TMPDIR): scripts/lib/podman-state.sh.
+. scripts/lib/podman-state.sh
+podman_state "$STATE"
 export FK_ENGINE=podman
-export FK_ENGINE_ARGS="--root $STATE/root --runroot $STATE/run --runtime runc --cgroup-manager=cgroupfs"
+export FK_ENGINE_ARGS=$PODMAN_ARGS
 export FK_BUILD_ARGS="--network=host"
 export FK_RUN_ARGS="--network=host"
 export FK_IMAGE=localhost/flickrkillr:test
 BASE_IMAGE=localhost/flickrkillr-base:test
-read -r -a P <<< "podman $FK_ENGINE_ARGS"
 
 cleanup() {
   [ -n "$KEEP" ] && return 0
   # Our own store only: its containers, images and mounts, then the directory.
   # (Not `podman system reset`: it would also remove the machine's networks.)
-  "${P[@]}" rm -a -f >/dev/null 2>&1 || true
-  "${P[@]}" rmi -a -f >/dev/null 2>&1 || true
-  # Whatever the store still has mounted under STATE (deepest first).
-  awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-  done
+  podman_state_clear "$STATE"
   rm -rf "$STATE" 2>/dev/null || echo "container-test.sh: could not remove all of $STATE" >&2
 }
 trap cleanup EXIT
@@ -144,9 +132,9 @@ echo "$out" | tail -n 1 >&2
 
 # ---- 4. lesson 1, inside --------------------------------------------------------------------
 t=$(date +%s)
-log "lesson 1: scripts/container.sh lesson 1"
+log "lesson 1: scripts/container.sh lesson 1 --repeat 1"
 lesson_log=$STATE/lesson-1.log
-if ! scripts/container.sh --results "$STATE/results" lesson 1 > "$lesson_log" 2>&1; then
+if ! scripts/container.sh --results "$STATE/results" lesson 1 --repeat 1 > "$lesson_log" 2>&1; then
   tail -n 40 "$lesson_log" >&2; fail "scripts/container.sh lesson 1 failed (log above)"
 fi
 LESSON_S=$(( $(date +%s) - t ))
@@ -166,27 +154,44 @@ ls "$STATE"/results/lessons/1-cgi/*/raw/rows.tsv >/dev/null 2>&1 || fail "no res
 sed -n '/^## Lesson 1/,$p' "$lesson_log" | grep '^|' >&2
 log "lesson 1 in the container: ${LESSON_S} s"
 
-# ---- 5. lesson 1, natively, against the container's ------------------------------------------
-# The same lesson on the same machine outside the image: the same table
-# (header and rows: a failure if not), and each req/s median of one set
-# against the other's range, printed (on a busy machine two runs minutes
-# apart may not overlap: that is reported, not failed).
-log "lesson 1 natively: scripts/lesson.sh 1"
-native_log=$STATE/lesson-1-native.log
-scripts/lesson.sh 1 > "$native_log" 2>&1 || { tail -n 40 "$native_log" >&2; fail "scripts/lesson.sh 1 natively failed (log above)"; }
+# ---- 5. lesson 1, natively and in the container, alternating ----------------------------------
+# One repetition at a time, native and container in turn (N C N C N after
+# step 4's C), so that the two sides sample the same minutes of the
+# machine: run one after the other, minutes apart, their ranges missed
+# each other by chance (results/experiments/container-stage-1). The
+# tables must have the same shape (a failure if not); each req/s median
+# against the other side's range is printed (reported, not failed: on a
+# busy machine three windows a side may still not overlap).
+native_logs=() container_logs=("$lesson_log")
+for k in 1 2 3 4 5; do
+  if [ $((k % 2)) = 1 ]; then
+    log "lesson 1 natively ($(( (k + 1) / 2 )) of 3): scripts/lesson.sh 1 --repeat 1"
+    f=$STATE/lesson-1-native-$k.log
+    scripts/lesson.sh 1 --repeat 1 > "$f" 2>&1 || { tail -n 40 "$f" >&2; fail "scripts/lesson.sh 1 natively failed (log above)"; }
+    native_logs+=("$f")
+  else
+    log "lesson 1 in the container ($(( k / 2 + 1 )) of 3)"
+    f=$STATE/lesson-1-container-$k.log
+    scripts/container.sh --results "$STATE/results" lesson 1 --repeat 1 > "$f" 2>&1 || { tail -n 40 "$f" >&2; fail "scripts/container.sh lesson 1 failed (log above)"; }
+    container_logs+=("$f")
+  fi
+done
 table_shape() { sed -n '/^## Lesson 1/,$p' "$1" | grep '^| ' | awk -F'|' '{ print $2 }' | tr -d ' '; sed -n '/^## Lesson 1/,$p' "$1" | grep -m1 '^| row |'; }
-[ "$(table_shape "$lesson_log")" = "$(table_shape "$native_log")" ] \
-  || { diff <(table_shape "$lesson_log") <(table_shape "$native_log") >&2; fail "lesson 1's table has another shape in the container than natively (diff above)"; }
-# `| `row` | 16,268 (14,324–18,212) | …`: the realistic mix's median, min, max.
-spread() { grep -F "| \`$2\` |" "$1" | head -n 1 | awk -F'|' '{ gsub(/[ ,]/, "", $3); print $3 }' | sed 's/[()–]/ /g'; }
+[ "$(table_shape "$lesson_log")" = "$(table_shape "${native_logs[0]}")" ] \
+  || { diff <(table_shape "$lesson_log") <(table_shape "${native_logs[0]}") >&2; fail "lesson 1's table has another shape in the container than natively (diff above)"; }
+# A row's realistic-mix req/s in one log (`| `row` | 16,268 | …`), and the
+# median (min–max) of a side's logs.
+rps_of() { grep -F "| \`$2\` |" "$1" | head -n 1 | awk -F'|' '{ gsub(/[ ,]/, "", $3); print $3 }'; }
+side() { local row=$1 f; shift; for f in "$@"; do rps_of "$f" "$row"; done | sort -g \
+  | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 overlap=0
 for row in stage-1 python-1 stage-2; do
-  read -r cm cmin cmax <<< "$(spread "$lesson_log" "$row")"
-  read -r nm nmin nmax <<< "$(spread "$native_log" "$row")"
-  verdict=$(awk -v cm="$cm" -v cmin="${cmin:-$cm}" -v cmax="${cmax:-$cm}" -v nm="$nm" -v nmin="${nmin:-$nm}" -v nmax="${nmax:-$nm}" \
+  read -r cm cmin cmax <<< "$(side "$row" "${container_logs[@]}")"
+  read -r nm nmin nmax <<< "$(side "$row" "${native_logs[@]}")"
+  verdict=$(awk -v cm="$cm" -v cmin="$cmin" -v cmax="$cmax" -v nm="$nm" -v nmin="$nmin" -v nmax="$nmax" \
     'BEGIN { print ((nm >= cmin && nm <= cmax) || (cm >= nmin && cm <= nmax)) ? "within" : "outside" }')
   [ "$verdict" = within ] && overlap=$((overlap + 1))
-  echo "lesson 1, $row, req/s (realistic mix): container $cm (${cmin:-$cm}–${cmax:-$cm}), native $nm (${nmin:-$nm}–${nmax:-$nm}): a median $verdict the other's range" >&2
+  echo "lesson 1, $row, req/s (realistic mix, 3 alternating runs a side): container $cm ($cmin–$cmax), native $nm ($nmin–$nmax): a median $verdict the other's range" >&2
 done
 log "lesson 1: the same table in the container and natively; $overlap of 3 rows with a median inside the other's range"
 

@@ -53,25 +53,14 @@ for f in "$BIN/stage-1" "$BIN/stage-1-cgi" "$BIN/loadgen" "$DB"; do
   [ -e "$f" ] || { echo "run.sh: $f is missing" >&2; exit 2; }
 done
 STATE=$(mktemp -d /var/tmp/fk-container-stage-1.XXXXXX)
-mkdir -p "$STATE/root" "$STATE/run" "$STATE/tmp" "$STATE/w"
-# The configuration scripts/container-test.sh uses on this kind of machine.
-cat > "$STATE/containers.conf" <<'EOF'
-[containers]
-default_ulimits = []
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-EOF
-export CONTAINERS_CONF=$STATE/containers.conf TMPDIR=$STATE/tmp
-P=(podman --root "$STATE/root" --runroot "$STATE/run" --runtime runc --cgroup-manager=cgroupfs)
+mkdir -p "$STATE/w"
+# The podman configuration scripts/container-test.sh uses on this kind of machine.
+. "$ROOT/scripts/lib/podman-state.sh"
+podman_state "$STATE"
 SERVER=""
 cleanup() {
   [ -z "$SERVER" ] || { kill -TERM "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; }
-  "${P[@]}" rm -a -f > /dev/null 2>&1 || true
-  "${P[@]}" rmi -a -f > /dev/null 2>&1 || true
-  awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-  done
+  podman_state_clear "$STATE"
   rm -rf "$STATE"
 }
 trap cleanup EXIT
