@@ -18,8 +18,9 @@
 #      nginx is not on PATH
 #   8. the container image (scripts/container-test.sh): a Debian 12 base
 #      made with mmdebstrap, the Dockerfile built with podman, lesson 1
-#      inside it (cold, as in CI: 25 min on this 2-core machine while it
-#      was busy with other builds: base 2 min, image 22 min, lesson 40 s)
+#      inside it and natively, alternating (cold, as in CI: 11 min 19 s on
+#      this 2-core machine with nothing else running: base 33 s, image 412 s,
+#      the six lesson runs about 4 min)
 #
 # Tests need nginx, memcached and lighttpd; under CI=true a missing one is
 # a failure, never a silent skip.
