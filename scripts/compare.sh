@@ -43,7 +43,8 @@
 # tagged `rates`. That keeps the README's first command within 15 minutes
 # on a fresh clone (build included) with three repetitions. --full (and
 # any run given --rows, as the lessons are) measures every asked tool on
-# every row and sweeps every stage-N and python-N row (about 25 minutes).
+# every row and sweeps every stage-N and python-N row (the main job before
+# the budget: 24 min here with 5 s windows, without the build).
 #
 # The cores layout: on a machine with 4 or more CPUs the server (every
 # process of a row) runs on two of them, the talk's dual-core machine, and
@@ -164,7 +165,7 @@ MADE_BY=""
 # --profile / --no-profile says).
 PROFILE=""
 PROFILE_REPS=0
-usage() { sed -n '2,75p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,76p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --users|--duration|--warmup|--concurrency|-c|--rows|--tools|--out|--repeat|--server-cpus|--load-cpus|--made-by)
