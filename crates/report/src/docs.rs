@@ -216,7 +216,8 @@ pub fn figure(run: &Run, key: &str) -> Result<String, String> {
         }
         "perf-cores" => {
             need(0)?;
-            let s = crate::repeats::Spread::of(crate::flame::perf_cores(run)).ok_or_else(missing)?;
+            let s =
+                crate::repeats::Spread::of(crate::flame::perf_cores(run)).ok_or_else(missing)?;
             Ok(crate::repeats::fmt_spread(&s, |x| format!("{x:.3}")))
         }
         "errors" => {
