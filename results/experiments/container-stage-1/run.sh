@@ -56,6 +56,7 @@ STATE=$(mktemp -d /var/tmp/fk-container-stage-1.XXXXXX)
 mkdir -p "$STATE/w"
 # The podman configuration scripts/container-test.sh uses on this kind of machine.
 . "$ROOT/scripts/lib/podman-state.sh"
+. "$ROOT/scripts/lib/wait-url.sh"
 podman_state "$STATE"
 SERVER=""
 cleanup() {
@@ -70,7 +71,7 @@ mmdebstrap --quiet --variant=minbase bookworm "$STATE/base.tar" > /dev/null
 "${P[@]}" import -q "$STATE/base.tar" localhost/fk-exp-base:test > /dev/null
 
 start() { # mode: starts stage-1 on a fresh copy of the database, sets URL
-  local mode=$1 i
+  local mode=$1
   cp "$DB" "$STATE/w/db.db"
   rm -f "$STATE/w/db.db-wal" "$STATE/w/db.db-shm"
   local args=(--db /w/db.db --photos /photos --listen 127.0.0.1:0)
@@ -84,12 +85,7 @@ start() { # mode: starts stage-1 on a fresh copy of the database, sets URL
         -v "$ROOT/data/photos:/photos:ro" localhost/fk-exp-base:test "${cmd[@]}" > "$STATE/server.log" 2>&1 & ;;
   esac
   SERVER=$!
-  for ((i = 0; i < 300; i++)); do
-    URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p;T;q' "$STATE/server.log")
-    [ -n "$URL" ] && return 0
-    sleep 0.1
-  done
-  echo "run.sh: $mode did not start: $(cat "$STATE/server.log")" >&2; exit 1
+  wait_url "$STATE/server.log" || { echo "run.sh: $mode did not start: $(cat "$STATE/server.log")" >&2; exit 1; }
 }
 
 printf 'repetition\tmode\treq/s\n'

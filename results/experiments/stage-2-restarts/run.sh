@@ -35,28 +35,20 @@ if [ "${1:-}" = --summarize ]; then
   done
   exit 0
 fi
-N=8
-[ "${1:-}" = --windows ] && N=$2
-BIN=$ROOT/target/release
-DB=$ROOT/data/flickrkillr-100000.db
-for f in "$BIN/stage-2" "$BIN/loadgen" "$BIN/cpuwatch" "$DB"; do
-  [ -e "$f" ] || { echo "run.sh: $f is missing" >&2; exit 2; }
-done
+case "${1:-}" in --windows) N=$2 ;; *) N=8 ;; esac
+BIN=$ROOT/target/release DB=$ROOT/data/flickrkillr-100000.db
+ls "$BIN/stage-2" "$BIN/loadgen" "$BIN/cpuwatch" "$DB" > /dev/null \
+  || { echo "run.sh: build and seed first (scripts/compare.sh makes both)" >&2; exit 2; }
+. "$ROOT/scripts/lib/wait-url.sh"
 TMP=$(mktemp -d)
 PID=""
 stop() { [ -z "$PID" ] || { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; PID=""; }; }
 trap 'stop; rm -rf "$TMP"' EXIT
 start() {
-  local i
   cp "$DB" "$TMP/db.db"; rm -f "$TMP/db.db-wal" "$TMP/db.db-shm"
   "$BIN/stage-2" --db "$TMP/db.db" --photos "$ROOT/data/photos" --listen 127.0.0.1:0 > "$TMP/log" 2>&1 &
   PID=$!
-  for ((i = 0; i < 300; i++)); do
-    URL=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p;T;q' "$TMP/log")
-    [ -n "$URL" ] && return 0
-    sleep 0.1
-  done
-  echo "run.sh: stage-2 did not start" >&2; exit 1
+  wait_url "$TMP/log" || { echo "run.sh: stage-2 did not start: $(cat "$TMP/log")" >&2; exit 1; }
 }
 window() { # way k
   "$BIN/cpuwatch" --tree "$PID" --delay 1s --json "$TMP/cpu.json" -- \
