@@ -122,9 +122,12 @@ calibration|-|loadgen vs wrk, nginx serving 2 KB||yes|
 ROWS
 )
 ALL_ROWS=$(echo "$ROW_TABLE" | awk -F'|' '$5 == "yes" { print $1 }' | tr '\n' ' ')
-# The rows of this run tagged TAG (the row table's last column), for the record.
+# A row's column N of the table (spec ROW N).
+spec() { echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $'"$2"' }'; }
+# Whether ROW is tagged TAG (the last column); the rows of this run tagged
+# TAG, for the record.
+has_tag() { case " $(spec "$1" 6) " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
 tagged() { local r out=""; for r in $ROWS; do has_tag "$r" "$1" && out="$out${out:+, }$r"; done; echo "${out:-none}"; }
-has_tag() { case " $(echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $6 }') " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
 
 # ---- options ---------------------------------------------------------------
 QUICK=0
@@ -513,7 +516,6 @@ PAGE_BYTES=$(stat -c %s "$TMP/page.html" 2>/dev/null || echo 5000)
 head -c 1536 /dev/urandom | base64 -w 0 > "$TMP/static2k.html"
 
 row_line() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RAW/rows.tsv"; }
-spec() { echo "$ROW_TABLE" | awk -F'|' -v r="$1" '$1 == r { print $'"$2"' }'; }
 
 # cpu ROW TOOL DELAY CMD...: CMD inside cpuwatch, which writes the CPU of
 # every process under $PID (and of CMD itself) over the measured window.
@@ -650,6 +652,15 @@ measure() { # row url db(or -) realistic(yes/no)
   fi
 }
 
+# measure, the realistic mix alone (if this run measures it at all): the
+# rows whose figure is that mix only (the -miss rows, the warm row).
+measure_realistic_only() { # row url db
+  local asked=$TOOLS
+  if wanted loadgen-realistic; then TOOLS=loadgen-realistic; else TOOLS=""; fi
+  measure "$1" "$2" "$3" yes
+  TOOLS=$asked
+}
+
 # Latency at fixed offered rates: open loop, the realistic mix; stops at
 # the first rate the row cannot sustain (`report sustained`: the report's
 # own rule, report::latency::SUSTAINED).
@@ -705,10 +716,7 @@ stage_row() { # row db cmd...
     fi
   elif [ "${row%-miss}" != "$row" ]; then
     # The realistic mix only: its misses are what the cache model needs.
-    local asked=$TOOLS
-    if wanted loadgen-realistic; then TOOLS=loadgen-realistic; else TOOLS=""; fi
-    measure "$row" "$URL" "$copy" yes
-    TOOLS=$asked
+    measure_realistic_only "$row" "$URL" "$copy"
   else
     measure "$row" "$URL" "$copy" yes
     case "$row" in
@@ -733,9 +741,9 @@ WARM_PID="" WARM_URL="" WARM_DB=""
 warm_again() { # desc talk
   local row=stage-4-warm
   PID=$WARM_PID URL=$WARM_URL
-  log "$row: loadgen realistic (the server of repetition 1, kept warm)"
-  cpu "$row" loadgen-realistic "$WARMUP" "$BIN/loadgen" "${LOADGEN_NET[@]}" --mix realistic --db "$WARM_DB" -c "$CONC" -d "$DURATION" -w "$WARMUP" \
-    --quiet --json "$RAW/$row.loadgen-realistic.json" "$URL/" > "$RAW/$row.loadgen-realistic.txt" 2>&1 || true
+  log "$row: the server of repetition 1, kept warm"
+  # The realistic mix only, as in the first repetition.
+  measure_realistic_only "$row" "$URL" "$WARM_DB"
   if [ "$REP" -lt "$REPEAT" ]; then row_line "$row" 4 "$1" "$2" ok ""; return; fi
   WARM_PID=""
   if stop; then row_line "$row" 4 "$1" "$2" ok ""

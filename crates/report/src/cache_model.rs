@@ -110,11 +110,8 @@ pub struct Basis {
 impl Basis {
     pub fn of(run: &Run) -> Basis {
         let dedicated = run
-            .machine
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .any(|l| l.starts_with("layout: server on CPUs"));
+            .machine_field("layout")
+            .is_some_and(|l| l.starts_with("server on CPUs"));
         Basis { shared: !dedicated }
     }
 

@@ -165,7 +165,7 @@ struct ServedBy {
 /// had their own (`layout: server on CPUs 0,1, load tools on CPUs 2-3`);
 /// `None` for the shared layout or a list it cannot read.
 pub fn server_cpus(machine: &str) -> Option<u32> {
-    let layout = machine.lines().find_map(|l| l.strip_prefix("layout: "))?;
+    let layout = crate::record_field(Some(machine), "layout")?;
     let (server, load) = layout
         .strip_prefix("server on CPUs ")?
         .split_once(", load tools on CPUs ")?;

@@ -189,14 +189,9 @@ fn perf_own(o: &mut String, run: &Run) {
     let Some(s) = crate::repeats::Spread::of(perf_cores(run)) else {
         return;
     };
-    // machine.txt's `cores: N`.
     let cores: u32 = run
-        .machine
-        .as_deref()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("cores: ")?.trim().parse().ok())
-        })
+        .machine_field("cores")
+        .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let share = if cores > 0 {
         format!(

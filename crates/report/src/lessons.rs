@@ -876,12 +876,7 @@ const LANGUAGE_HEADERS: [&str; 2] = ["Rust ÷ CPython, realistic mix", "one hot 
 /// `cpu · cores · layout · date` from machine.txt, for an answer's first
 /// line: which machine, and whether the load tool shared the server's cores.
 pub fn machine_line(run: &Run) -> String {
-    let m = run.machine.as_deref().unwrap_or("");
-    let get = |k: &str| {
-        m.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
-            .map(|v| v.trim().to_string())
-    };
+    let get = |k: &str| run.machine_field(k).map(str::to_string);
     let or_q = |v: Option<String>| v.unwrap_or_else(|| "?".into());
     // Runs before the layout was recorded pinned nothing: shared.
     let layout =
@@ -905,12 +900,7 @@ pub fn machine_line(run: &Run) -> String {
 /// its params.txt records, so a participant sees whether the key was
 /// measured the way their own run is.
 fn made_by(run: &Run) -> String {
-    let p = run.params.as_deref().unwrap_or("");
-    let get = |k: &str| {
-        p.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
-            .map(|v| v.trim().to_string())
-    };
+    let get = |k: &str| run.params_field(k).map(str::to_string);
     let users = get("users")
         .and_then(|u| u.parse::<u64>().ok())
         .map_or("?".into(), runfiles::thousands);

@@ -370,7 +370,26 @@ const KNOWN_ROWS: [&str; 22] = [
 /// The row whose loadgen/wrk ratio is the calibration line.
 pub const CALIBRATION_ROW: &str = "calibration";
 
+/// The value of a `key: value` line of a run's record (machine.txt,
+/// params.txt), trimmed; the first such line.
+pub fn record_field<'a>(text: Option<&'a str>, key: &str) -> Option<&'a str> {
+    text?
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .map(str::trim)
+}
+
 impl Run {
+    /// machine.txt's `key: value` ([`record_field`]).
+    pub fn machine_field(&self, key: &str) -> Option<&str> {
+        record_field(self.machine.as_deref(), key)
+    }
+
+    /// params.txt's `key: value` ([`record_field`]).
+    pub fn params_field(&self, key: &str) -> Option<&str> {
+        record_field(self.params.as_deref(), key)
+    }
+
     /// Reads RAW_DIR. Only an unreadable directory is an error; missing or
     /// broken files become `—` cells and [`Run::warnings`].
     pub fn load(raw_dir: &Path) -> Result<Run, Error> {
